@@ -1,0 +1,47 @@
+# The README's contract: `make run` and `make test` work on a fresh Debian 12 machine.
+SHELL := /bin/bash
+JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 30
+RUN_ARGS ?=
+
+.PHONY: all deps build run test test-unit test-fuzz bench format format-check lint clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+build: deps
+	cmake --preset release >/dev/null
+	cmake --build --preset release -j $(JOBS)
+
+run: build
+	build/release/fathom run $(RUN_ARGS)
+
+# Unit and golden tests (optimised build), then the same tests plus every fuzzer for
+# $(FUZZ_SECONDS) s under ASan/UBSan with clang. ctest's summary ends the log.
+test: test-unit test-fuzz
+
+test-unit: build
+	ctest --preset release -j $(JOBS)
+
+test-fuzz: deps
+	cmake --preset fuzz -DFATHOM_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
+	cmake --build --preset fuzz -j $(JOBS)
+	ctest --preset fuzz -j $(JOBS)
+
+bench: build
+	scripts/run-benchmarks build/release
+
+format:
+	git ls-files '*.h' '*.cpp' '*.cc' | xargs clang-format -i
+
+format-check:
+	git ls-files '*.h' '*.cpp' '*.cc' | xargs clang-format --dry-run -Werror
+
+# clang-tidy on files changed against main (or all with LINT_ALL=1).
+lint: build
+	scripts/lint
+
+clean:
+	rm -rf build
