@@ -34,10 +34,10 @@ bench: build
 	scripts/run-benchmarks build/release
 
 format:
-	git ls-files '*.h' '*.cpp' '*.cc' | xargs clang-format -i
+	git ls-files -co --exclude-standard '*.h' '*.cpp' '*.cc' | xargs -r clang-format -i
 
 format-check:
-	git ls-files '*.h' '*.cpp' '*.cc' | xargs clang-format --dry-run -Werror
+	git ls-files -co --exclude-standard '*.h' '*.cpp' '*.cc' | xargs -r clang-format --dry-run -Werror
 
 # clang-tidy on files changed against main (or all with LINT_ALL=1).
 lint: build

@@ -11,11 +11,11 @@ namespace fathom::decode {
 /// owns the exporter; read by metrics as plain loads (a torn read of a monotonic counter is
 /// harmless for monitoring).
 struct ExporterStats {
-  uint64_t packets = 0;          ///< export packets seen (decoded or not)
-  uint64_t bytes = 0;            ///< export packet payload bytes
-  uint64_t packets_ok = 0;       ///< packets decoded without any error
-  uint64_t records = 0;          ///< flow records emitted
-  uint64_t counter_records = 0;  ///< sFlow interface counter records emitted
+  uint64_t packets = 0;              ///< export packets seen (decoded or not)
+  uint64_t bytes = 0;                ///< export packet payload bytes
+  uint64_t packets_ok = 0;           ///< packets decoded without any error
+  uint64_t records = 0;              ///< flow records emitted
+  uint64_t counter_records = 0;      ///< sFlow interface counter records emitted
   uint64_t templates_added = 0;      ///< new or changed templates learned
   uint64_t templates_withdrawn = 0;  ///< IPFIX withdrawals honoured
   uint64_t templates_active = 0;     ///< templates currently held (gauge)

@@ -82,11 +82,11 @@ struct FlowRecord {
   double sampling_rate = 1.0;
 
   // --- origin --------------------------------------------------------------------------------
-  IpAddress exporter;               ///< UDP source address of the export packet
-  IpAddress src;                    ///< source address (IPv4 v4-mapped)
-  IpAddress dst;                    ///< destination address (IPv4 v4-mapped)
-  IpAddress next_hop;               ///< IE 15/62 next hop, or `::` when absent
-  uint32_t observation_domain = 0;  ///< v9 source id / IPFIX domain / sFlow sub-agent
+  IpAddress exporter;                 ///< UDP source address of the export packet
+  IpAddress src;                      ///< source address (IPv4 v4-mapped)
+  IpAddress dst;                      ///< destination address (IPv4 v4-mapped)
+  IpAddress next_hop;                 ///< IE 15/62 next hop, or `::` when absent
+  uint32_t observation_domain = 0;    ///< v9 source id / IPFIX domain / sFlow sub-agent
   uint32_t device_sampling_rate = 1;  ///< 1-in-N as announced by the device (1 = unsampled)
   uint32_t tenant_id = 0;             ///< 0 until `transform` maps the exporter to a tenant
   uint32_t input_if = 0;              ///< ingress ifIndex (IE 10)
@@ -126,10 +126,10 @@ static_assert(sizeof(FlowRecord) <= 192, "keep FlowRecord within three cache lin
 /// sFlow v5 `if_counters`), kept as their own record type for health and utilisation views.
 struct InterfaceCounters {
   int64_t arrival_ns = 0;
-  IpAddress exporter;     ///< UDP source address of the export packet
-  IpAddress agent;        ///< sFlow agent address from the datagram
+  IpAddress exporter;  ///< UDP source address of the export packet
+  IpAddress agent;     ///< sFlow agent address from the datagram
   uint32_t sub_agent = 0;
-  uint32_t sequence = 0;  ///< counter sample sequence number
+  uint32_t sequence = 0;   ///< counter sample sequence number
   uint32_t source_id = 0;  ///< data source (type << 24 | index)
   uint32_t if_index = 0;
   uint32_t if_type = 0;

@@ -56,8 +56,8 @@ struct IpAddress {
 
   /// The IPv4 address in host byte order; meaningful only when `is_v4()`.
   constexpr uint32_t v4() const noexcept {
-    return (uint32_t{bytes[12]} << 24) | (uint32_t{bytes[13]} << 16) |
-           (uint32_t{bytes[14]} << 8) | uint32_t{bytes[15]};
+    return (uint32_t{bytes[12]} << 24) | (uint32_t{bytes[13]} << 16) | (uint32_t{bytes[14]} << 8) |
+           uint32_t{bytes[15]};
   }
 
   /// True for the all-zero address, used as "absent".
