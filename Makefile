@@ -3,6 +3,7 @@ SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 30
 RUN_ARGS ?=
+CXX_SOURCES = $(wildcard $(shell git ls-files -co --exclude-standard '*.h' '*.cpp' '*.cc'))
 
 .PHONY: all deps build run test test-unit test-fuzz bench format format-check lint clean
 
@@ -34,10 +35,10 @@ bench: build
 	scripts/run-benchmarks build/release
 
 format:
-	git ls-files -co --exclude-standard '*.h' '*.cpp' '*.cc' | xargs -r clang-format -i
+	clang-format -i $(CXX_SOURCES)
 
 format-check:
-	git ls-files -co --exclude-standard '*.h' '*.cpp' '*.cc' | xargs -r clang-format --dry-run -Werror
+	clang-format --dry-run -Werror $(CXX_SOURCES)
 
 # clang-tidy on files changed against main (or all with LINT_ALL=1).
 lint: build
