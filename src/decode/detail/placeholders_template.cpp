@@ -1,15 +1,9 @@
-// Temporary definitions so the tree links while the protocol decoders are written. Each
-// decoder's own source file replaces the matching definitions here; this file is deleted
-// once all of them exist.
+// PLACEHOLDER until the NetFlow v9 / IPFIX template decoder lands: definitions so the tree links.
+// Delete this file when the real decoder exists.
 #include "decode/detail/protocols.h"
 
 namespace fathom::decode::detail {
 
-DecodeStatus decode_netflow_v5(std::span<const std::byte>, const PacketContext&,
-                               ExporterState& exporter, flow::FlowBatch&) noexcept {
-  exporter.stats.count(DecodeStatus::kBadVersion);
-  return DecodeStatus::kBadVersion;
-}
 DecodeStatus decode_netflow_v9(std::span<const std::byte>, const PacketContext&, const Config&,
                                ExporterState& exporter, flow::FlowBatch&) noexcept {
   exporter.stats.count(DecodeStatus::kBadVersion);
@@ -17,11 +11,6 @@ DecodeStatus decode_netflow_v9(std::span<const std::byte>, const PacketContext&,
 }
 DecodeStatus decode_ipfix(std::span<const std::byte>, const PacketContext&, const Config&,
                           ExporterState& exporter, flow::FlowBatch&) noexcept {
-  exporter.stats.count(DecodeStatus::kBadVersion);
-  return DecodeStatus::kBadVersion;
-}
-DecodeStatus decode_sflow_v5(std::span<const std::byte>, const PacketContext&,
-                             ExporterState& exporter, flow::FlowBatch&) noexcept {
   exporter.stats.count(DecodeStatus::kBadVersion);
   return DecodeStatus::kBadVersion;
 }
