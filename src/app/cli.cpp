@@ -1,10 +1,21 @@
 #include "app/cli.h"
 
+#include <cstdio>
 #include <iostream>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
+#include "app/decode_command.h"
+#include "app/run_command.h"
+
 namespace fathom::app {
+namespace {
+
+/// Exit code for a bad command line (files and runtime problems use 1).
+constexpr int kExitUsage = 2;
+
+}  // namespace
 
 int run_cli(int argc, char** argv) {
   CLI::App app{"Fathom: threat detection from sampled flow telemetry"};
@@ -12,10 +23,49 @@ int run_cli(int argc, char** argv) {
   app.add_subcommand("version", "Print the version")->callback([] {
     std::cout << "fathom 0.1.0\n";
   });
+
+  DecodeOptions decode;
+  std::string format = "json";
+  CLI::App* decode_cmd = app.add_subcommand(
+      "decode",
+      "Decode pcap/pcapng captures of NetFlow/IPFIX/sFlow export packets and AWS VPC flow logs "
+      "(.gz too; '-' for stdin) and print one record per line");
+  decode_cmd->add_option("FILE", decode.files, "Capture or flow log files, '-' for stdin")
+      ->required();
+  decode_cmd->add_option("--format", format, "Output format: json (default) or csv")
+      ->check(CLI::IsMember({"json", "csv"}));
+  decode_cmd->add_flag("--stats", decode.stats,
+                       "Print per-exporter and per-file counters to stderr");
+  decode_cmd->add_option("--limit", decode.limit, "Stop after N records (0: all)")
+      ->check(CLI::NonNegativeNumber);
+  decode_cmd->add_flag("--no-reverse", decode.no_reverse,
+                       "Leave out the reverse direction of RFC 5103 biflows");
+
+  RunOptions run;
+  double interval_s = 5.0;
+  CLI::App* run_cmd =
+      app.add_subcommand("run", "Listen for flow exports on UDP and print a summary every 5 s");
+  run_cmd->add_option("--listen", run.listen,
+                      "UDP endpoint HOST:PORT, [V6]:PORT or PORT (repeatable; default: all "
+                      "addresses, ports 2055, 4739, 6343)");
+  run_cmd->add_option("--state-file", run.state_file,
+                      "Decoder state (templates, sampling rates): loaded at start, saved at exit");
+  run_cmd->add_option("--interval", interval_s, "Seconds between summary lines")
+      ->check(CLI::Range(0.1, 3600.0));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : kExitUsage;  // --help is a success; anything else is bad usage
+  }
+  if (decode_cmd->parsed()) {
+    decode.format = format == "csv" ? OutputFormat::kCsv : OutputFormat::kJson;
+    return run_decode(decode, stdout, stderr);
+  }
+  if (run_cmd->parsed()) {
+    run.interval_ms = static_cast<int64_t>(interval_s * 1000.0);
+    return run_collector(run, stderr);
   }
   return 0;
 }

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <span>
 #include <string>
@@ -39,6 +40,10 @@ class PcapReader {
   /// Opens `path` ("-" for stdin). Returns nullptr and sets `error` (naming the file and the
   /// reason) when the file cannot be opened or is not a capture.
   static std::unique_ptr<PcapReader> open(const std::string& path, std::string& error);
+  /// Reads a capture from an already open stream (e.g. stdin after its magic bytes were
+  /// peeked), taking ownership of `stream` in every case. `name` is used in error messages.
+  static std::unique_ptr<PcapReader> open_stream(std::FILE* stream, const std::string& name,
+                                                 std::string& error);
   virtual ~PcapReader() = default;
 
   /// Fills `out` with the next UDP datagram. Returns false at the end of the file or on a read

@@ -74,7 +74,10 @@ struct FlowRecord {
   int64_t end_ns = 0;      ///< last packet of the flow, as the exporter reports it
 
   // --- counters (sampled, as exported) -------------------------------------------------------
-  uint64_t bytes = 0;    ///< L3 octets (IP header included), as exported
+  /// Octets, as exported. NetFlow/IPFIX/VPC: L3 octets (IP header included). sFlow: the
+  /// sampled frame's length on the wire (L2 header and FCS included), as the agent reports it
+  /// and Wireshark shows it; see docs/decisions/0002-sflow-bytes-are-frame-length.md.
+  uint64_t bytes = 0;
   uint64_t packets = 0;  ///< packets, as exported
 
   /// Effective sampling rate: device rate × Fathom's own secondary rate. 1.0 = unsampled.
