@@ -1,0 +1,72 @@
+#pragma once
+
+// Per-second output queues of a flow meter without per-second vectors: each queue is a list of
+// fixed-size chunks drawn from, and returned to, one pool. Memory follows the records actually
+// waiting (not the busiest second ever seen), and steady state allocates nothing.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace fathom::gen {
+
+template <typename T, size_t kChunkSize = 512>
+class ChunkPool {
+ public:
+  struct Chunk {
+    std::array<T, kChunkSize> items;
+    size_t size = 0;
+    Chunk* next = nullptr;
+  };
+
+  /// A FIFO of items in chunks from the pool. Trivially movable (two pointers).
+  struct Queue {
+    Chunk* head = nullptr;
+    Chunk* tail = nullptr;
+    bool empty() const noexcept { return head == nullptr; }
+  };
+
+  void push(Queue& q, const T& item) {
+    if (q.tail == nullptr || q.tail->size == kChunkSize) {
+      Chunk* c = acquire();
+      if (q.tail) {
+        q.tail->next = c;
+      } else {
+        q.head = c;
+      }
+      q.tail = c;
+    }
+    q.tail->items[q.tail->size++] = item;
+  }
+
+  /// Appends the queue's items to `out` in order and returns its chunks to the pool.
+  void drain(Queue& q, std::vector<T>& out) {
+    for (Chunk* c = q.head; c != nullptr;) {
+      out.insert(out.end(), c->items.begin(), c->items.begin() + static_cast<ptrdiff_t>(c->size));
+      Chunk* next = c->next;
+      c->size = 0;
+      c->next = nullptr;
+      free_.push_back(c);
+      c = next;
+    }
+    q = Queue{};
+  }
+
+ private:
+  Chunk* acquire() {
+    if (!free_.empty()) {
+      Chunk* c = free_.back();
+      free_.pop_back();
+      return c;
+    }
+    owned_.push_back(std::make_unique<Chunk>());
+    return owned_.back().get();
+  }
+
+  std::vector<std::unique_ptr<Chunk>> owned_;
+  std::vector<Chunk*> free_;
+};
+
+}  // namespace fathom::gen
