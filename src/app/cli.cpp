@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "app/config_loader.h"
 #include "app/decode_command.h"
 #include "app/run_command.h"
 
@@ -45,13 +46,24 @@ int run_cli(int argc, char** argv) {
   double interval_s = 5.0;
   CLI::App* run_cmd =
       app.add_subcommand("run", "Listen for flow exports on UDP and print a summary every 5 s");
+  run_cmd->add_option("--config", run.config_file,
+                      "fathom.yaml to load (see docs/configuration.md); flags override it");
   run_cmd->add_option("--listen", run.listen,
-                      "UDP endpoint HOST:PORT, [V6]:PORT or PORT (repeatable; default: all "
-                      "addresses, ports 2055, 4739, 6343)");
+                      "UDP endpoint HOST:PORT, [V6]:PORT or PORT (repeatable; default: "
+                      "collect.listeners, i.e. all addresses, ports 2055, 4739, 6343)");
   run_cmd->add_option("--state-file", run.state_file,
                       "Decoder state (templates, sampling rates): loaded at start, saved at exit");
   run_cmd->add_option("--interval", interval_s, "Seconds between summary lines")
       ->check(CLI::Range(0.1, 3600.0));
+
+  std::string config_path;
+  CLI::App* config_cmd = app.add_subcommand("config", "Work with fathom.yaml");
+  config_cmd->require_subcommand(1);
+  CLI::App* check_cmd = config_cmd->add_subcommand(
+      "check",
+      "Validate a config file without starting: prints 'ok: N tenants, M exporters' "
+      "or every error with its file, line and key");
+  check_cmd->add_option("FILE", config_path, "Config file")->required();
 
   try {
     app.parse(argc, argv);
@@ -63,6 +75,7 @@ int run_cli(int argc, char** argv) {
     decode.format = format == "csv" ? OutputFormat::kCsv : OutputFormat::kJson;
     return run_decode(decode, stdout, stderr);
   }
+  if (check_cmd->parsed()) return run_config_check(config_path, stdout, stderr);
   if (run_cmd->parsed()) {
     run.interval_ms = static_cast<int64_t>(interval_s * 1000.0);
     return run_collector(run, stderr);

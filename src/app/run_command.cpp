@@ -8,12 +8,11 @@
 #include <cinttypes>
 #include <string>
 
+#include "app/config_loader.h"
 #include "decode/packet_context.h"
 
 namespace fathom::app {
 namespace {
-
-constexpr std::array<uint16_t, 3> kDefaultPorts = {2055, 4739, 6343};
 
 int64_t monotonic_ns() {
   timespec ts{};
@@ -102,10 +101,19 @@ std::string LiveCollector::summary(int64_t elapsed_ns) {
 }
 
 int run_collector(const RunOptions& options, std::FILE* err) {
-  std::vector<collect::ListenEndpoint> endpoints;
-  if (options.listen.empty()) {
-    for (uint16_t port : kDefaultPorts) endpoints.push_back({"", port});
+  Config config;
+  if (!options.config_file.empty()) {
+    ConfigLoad load = load_config_file(options.config_file);
+    if (!load.ok()) {
+      for (const ConfigError& e : load.errors) {
+        std::fprintf(err, "fathom run: %s\n", e.to_string().c_str());
+      }
+      return 1;
+    }
+    config = std::move(load.config);
   }
+  std::vector<collect::ListenEndpoint> endpoints;
+  if (options.listen.empty()) endpoints = config.collect.listeners;
   for (const std::string& text : options.listen) {
     collect::ListenEndpoint endpoint;
     std::string error;
@@ -116,10 +124,12 @@ int run_collector(const RunOptions& options, std::FILE* err) {
     endpoints.push_back(endpoint);
   }
 
-  LiveCollector collector;
-  if (!options.state_file.empty()) {
+  const std::string& state_file =
+      options.state_file.empty() ? config.collect.state_file : options.state_file;
+  LiveCollector collector(config.decode);
+  if (!state_file.empty()) {
     std::string error;
-    if (!collector.decoder().load_state(options.state_file, error)) {
+    if (!collector.decoder().load_state(state_file, error)) {
       std::fprintf(err, "fathom run: state file: %s\n", error.c_str());
       return 1;
     }
@@ -173,8 +183,8 @@ int run_collector(const RunOptions& options, std::FILE* err) {
   close(signal_fd);
   std::fprintf(err, "fathom run: stopping after %" PRIu64 " packets, %" PRIu64 " records\n",
                collector.total_packets(), collector.total_records());
-  if (!options.state_file.empty()) {
-    if (!collector.decoder().save_state(options.state_file, error)) {
+  if (!state_file.empty()) {
+    if (!collector.decoder().save_state(state_file, error)) {
       std::fprintf(err, "fathom run: state file: %s\n", error.c_str());
       rc = 1;
     }

@@ -13,11 +13,13 @@
 
 namespace fathom::app {
 
-/// Options of `fathom run` (the interim collector until the full pipeline lands).
+/// Options of `fathom run` (the interim collector until the full pipeline lands). Flags given
+/// on the command line override the config file.
 struct RunOptions {
-  /// "HOST:PORT" endpoints; empty means the defaults (any address, 2055, 4739, 6343).
+  std::string config_file;  ///< fathom.yaml to load ("" = built-in defaults)
+  /// "HOST:PORT" endpoints; empty means `collect.listeners` of the config.
   std::vector<std::string> listen;
-  std::string state_file;      ///< decoder state loaded at start and saved at exit ("" = none)
+  std::string state_file;      ///< overrides `collect.state_file` when not empty
   int64_t interval_ms = 5000;  ///< summary period
 };
 
@@ -49,9 +51,10 @@ class LiveCollector {
   std::array<uint64_t, 8> interval_by_source_{};  ///< indexed by flow::SourceProtocol
 };
 
-/// Runs `fathom run`: binds the endpoints, decodes until SIGINT or SIGTERM, prints a summary
-/// line to `err` every interval and a last one at exit. Returns 0 on a clean exit, 1 when a
-/// socket cannot be bound or the state file cannot be loaded/saved.
+/// Runs `fathom run`: loads the config file (if any), binds the endpoints, decodes until
+/// SIGINT or SIGTERM, prints a summary line to `err` every interval and a last one at exit.
+/// Returns 0 on a clean exit, 1 when the config is invalid, a socket cannot be bound or the
+/// state file cannot be loaded/saved.
 int run_collector(const RunOptions& options, std::FILE* err);
 
 }  // namespace fathom::app

@@ -1,0 +1,33 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "collect/config.h"
+#include "collect/udp_listener.h"
+#include "decode/config.h"
+#include "transform/config.h"
+
+namespace fathom::app {
+
+/// Log verbosity (spdlog's levels).
+enum class LogLevel : uint8_t { kTrace, kDebug, kInfo, kWarn, kError, kCritical, kOff };
+
+/// Lower-case name as written in fathom.yaml ("info").
+std::string_view to_string(LogLevel level) noexcept;
+
+/// Everything `fathom.yaml` configures: process-level settings and one struct per part.
+/// Default-constructed, it is the configuration of a file with no keys.
+struct Config {
+  /// Where state, the embedded database and models live.
+  std::string data_dir = "/var/lib/fathom";
+  LogLevel log_level = LogLevel::kInfo;
+  /// HTTP endpoint of /metrics and /healthz.
+  collect::ListenEndpoint metrics_listen = {"127.0.0.1", 9100};
+  collect::Config collect;
+  decode::Config decode;
+  transform::Config transform;
+};
+
+}  // namespace fathom::app

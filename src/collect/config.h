@@ -1,0 +1,32 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "collect/udp_listener.h"
+
+namespace fathom::collect {
+
+/// Settings of the receive side: sockets, threads, buffers and the queue to the decoders.
+struct Config {
+  /// UDP endpoints, each a numeric address and a port (0: the kernel picks one). The defaults
+  /// are the IANA ports of NetFlow (2055), IPFIX (4739) and sFlow (6343) on every IPv4 and
+  /// every IPv6 address; any port accepts any protocol (recognised from the payload).
+  std::vector<ListenEndpoint> listeners = {
+      {"0.0.0.0", 2055}, {"0.0.0.0", 4739}, {"0.0.0.0", 6343},
+      {"::", 2055},      {"::", 4739},      {"::", 6343},
+  };
+  /// Receive threads sharing each endpoint through SO_REUSEPORT.
+  uint32_t receive_threads = 1;
+  /// SO_RCVBUF requested per socket; the kernel may cap it (net.core.rmem_max).
+  uint32_t socket_receive_buffer_bytes = 8 * 1024 * 1024;
+  /// Datagrams one recvmmsg call may return.
+  uint32_t recv_batch_size = 64;
+  /// Batches the receive → decode queue holds before whole batches are dropped (counted).
+  uint32_t queue_capacity_batches = 1024;
+  /// Decoder state (templates, sampling rates) loaded at start and saved at exit; "" = none.
+  std::string state_file;
+};
+
+}  // namespace fathom::collect
