@@ -5,7 +5,7 @@ FUZZ_SECONDS ?= 30
 RUN_ARGS ?=
 CXX_SOURCES = $(wildcard $(shell git ls-files -co --exclude-standard '*.h' '*.cpp' '*.cc'))
 
-.PHONY: all deps build run test test-unit test-fuzz bench format format-check lint clean
+.PHONY: all deps build run demo test test-unit test-fuzz bench format format-check lint clean
 
 all: build
 
@@ -17,7 +17,14 @@ build: deps
 	cmake --build --preset release -j $(JOBS)
 
 run: build
-	build/release/fathom run $(RUN_ARGS)
+	build/release/src/fathom run $(RUN_ARGS)
+
+# The demo (docs/generator.md): `fathom run` fed the `demo` scenario by fathom-gen over loopback
+# UDP at DEMO_SPEED (10x: the 10 simulated minutes take a minute), then stopped with SIGINT.
+DEMO_SPEED ?= 10x
+demo: build
+	tools/gen/run_demo build/release/src/fathom build/release/tools/gen/fathom-gen \
+	    --speed $(DEMO_SPEED)
 
 # Unit and golden tests (optimised build), then the same tests plus every fuzzer for
 # $(FUZZ_SECONDS) s under ASan/UBSan with clang. ctest's summary ends the log.

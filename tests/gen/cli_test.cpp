@@ -74,6 +74,28 @@ TEST_F(CliTest, DemoScenarioWritesPcapAndTruth) {
   EXPECT_NE(slurp(other), slurp(pcap));
 }
 
+TEST_F(CliTest, TruthHostsAndRandomAttackStartsFlags) {
+  const auto truth = dir_ / "truth.csv";
+  ASSERT_EQ(run("--config " + kDemo + " --duration 20s --quiet --truth-hosts=false --truth " +
+                truth.string())
+                .status,
+            0);
+  const std::string text = slurp(truth);
+  EXPECT_NE(text.find(",1,,"), std::string::npos);      // tenant lines stay
+  EXPECT_EQ(text.find(",1,10.1."), std::string::npos);  // no host lines
+  const auto fixed = dir_ / "fixed.csv";
+  const auto random = dir_ / "random.csv";
+  ASSERT_EQ(
+      run("--config " + kDemo + " --duration 20s --quiet --ground-truth " + fixed.string()).status,
+      0);
+  ASSERT_EQ(run("--config " + kDemo + " --duration 20s --quiet --random-attack-starts " +
+                "--ground-truth " + random.string())
+                .status,
+            0);
+  EXPECT_NE(slurp(fixed), slurp(random));
+  EXPECT_NE(run("--config " + kDemo + " --pcap /dev/null --truth-hosts=maybe").status, 0);
+}
+
 TEST_F(CliTest, BadScenarioFailsWithFileAndLine) {
   const auto bad = dir_ / "bad.yaml";
   {

@@ -8,11 +8,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <sstream>
 #include <vector>
 
 #include "gen/byte_writer.h"
 #include "gen/frame_builder.h"
+#include "gen/rng.h"
 
 namespace fathom::gen {
 namespace {
@@ -98,6 +100,28 @@ TEST(PcapWriterTest, WritesHeaderAndFramesWithValidIpChecksum) {
   // The IPv4 header sums to 0xffff with its checksum (RFC 1071).
   const auto* ip = reinterpret_cast<const std::byte*>(bytes.data() + 40 + 14);
   EXPECT_EQ(internet_checksum(std::span<const std::byte>(ip, 20)), 0);
+}
+
+// internet_checksum sums words natively for speed; it must equal RFC 1071's big-endian
+// 16-bit sum for every length (odd ones pad a zero byte) and starting sum.
+TEST(FrameBuilderTest, ChecksumMatchesTheRfc1071Definition) {
+  const auto reference = [](std::span<const std::byte> data, uint32_t sum) {
+    for (size_t i = 0; i < data.size(); i += 2) {
+      sum += uint32_t(data[i]) << 8;
+      if (i + 1 < data.size()) sum += uint32_t(data[i + 1]);
+    }
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    return static_cast<uint16_t>(~sum);
+  };
+  Rng rng(11);
+  std::vector<std::byte> data(1500);
+  for (size_t len = 0; len <= data.size(); len += 1 + len / 16) {
+    for (auto& b : data) b = std::byte(rng.below(256));
+    if (len % 5 == 0) std::fill(data.begin(), data.end(), std::byte{0xff});  // many carries
+    const uint32_t start = static_cast<uint32_t>(rng.below(0x60000));
+    const auto span = std::span<const std::byte>(data).first(len);
+    ASSERT_EQ(internet_checksum(span, start), reference(span, start)) << "length " << len;
+  }
 }
 
 TEST(FrameBuilderTest, SampledHeaderIsTruncatedToTheSnapLength) {

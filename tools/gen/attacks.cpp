@@ -48,6 +48,19 @@ flow::IpAddress random_public_v4(Rng& rng) {
   }
 }
 
+// Spoofed IPv6 sources: global unicast from the ranges the RIRs allocate (2001:: .. 2c0f::).
+flow::IpAddress random_public_v6(Rng& rng) {
+  flow::IpAddress a;
+  const uint64_t top = rng.range(0x2001, 0x2c0f);
+  const uint64_t hi = rng.next();
+  const uint64_t lo = rng.next();
+  a.bytes[0] = static_cast<uint8_t>(top >> 8);
+  a.bytes[1] = static_cast<uint8_t>(top);
+  for (size_t i = 2; i < 8; ++i) a.bytes[i] = static_cast<uint8_t>(hi >> (8 * (i - 2)));
+  for (size_t i = 8; i < 16; ++i) a.bytes[i] = static_cast<uint8_t>(lo >> (8 * (i - 8)));
+  return a;
+}
+
 }  // namespace
 
 double default_rate(AttackType type, bool slow) noexcept {
@@ -88,12 +101,17 @@ Attack::Attack(const AttackConfig& config, uint32_t index, const TenantModel& te
   } else {
     victim_host_ = tenant.random_client(rng_);
   }
-  if (victim_host_ != kNoHost) victim_ = tenant.host(victim_host_).v4;
+  if (victim_host_ != kNoHost) {
+    victim_ = config.ipv6 ? tenant.host(victim_host_).v6 : tenant.host(victim_host_).v4;
+  }
   // Sources.
   switch (config.type) {
     case AttackType::kSynFlood: break;  // fresh spoofed source per packet
     case AttackType::kIntelContact:
-      for (uint32_t i = 0; i < n_sources; ++i) sources_.push_back(intel_[i % intel_.size()]);
+      for (size_t i = 0; sources_.size() < n_sources && i < n_sources * intel_.size(); ++i) {
+        const flow::IpAddress& peer = intel_[i % intel_.size()];
+        if (peer.is_v4() != config.ipv6) sources_.push_back(peer);  // the attack's family only
+      }
       break;
     case AttackType::kDnsAmplification:
     case AttackType::kNtpAmplification:
@@ -101,13 +119,14 @@ Attack::Attack(const AttackConfig& config, uint32_t index, const TenantModel& te
     case AttackType::kUdpFlood:
       for (uint32_t i = 0; i < n_sources; ++i) {
         const bool hosting = rng_.chance(0.5);
-        sources_.push_back(
-            ExternalPeers::pick(hosting ? PeerPool::kHosting : PeerPool::kEyeball, false, rng_));
+        sources_.push_back(ExternalPeers::pick(hosting ? PeerPool::kHosting : PeerPool::kEyeball,
+                                               config.ipv6, rng_));
       }
       break;
     default:
-      sources_.push_back(config.attacker ? *config.attacker
-                                         : ExternalPeers::pick(PeerPool::kHosting, false, rng_));
+      sources_.push_back(config.attacker
+                             ? *config.attacker
+                             : ExternalPeers::pick(PeerPool::kHosting, config.ipv6, rng_));
       break;
   }
   truth_.intensity = rate_;
@@ -129,7 +148,10 @@ Attack::Attack(const AttackConfig& config, uint32_t index, const TenantModel& te
 FlowContext Attack::context() const noexcept {
   FlowContext ctx;
   ctx.tenant = static_cast<uint16_t>(tenant_.index());
-  ctx.exporter = victim_host_ != kNoHost ? tenant_.host(victim_host_).v4_exporter : 0;
+  if (victim_host_ != kNoHost) {
+    const Host& h = tenant_.host(victim_host_);
+    ctx.exporter = config_.ipv6 ? h.v6_exporter : h.v4_exporter;
+  }
   ctx.label = index_ + 1;
   return ctx;
 }
@@ -158,7 +180,8 @@ void Attack::generate(int64_t tick_start_ns, int64_t tick_ns, std::vector<FlowSp
       const uint64_t n = events(rate_, lo, hi);
       const uint16_t dport = 443;
       for (uint64_t i = 0; i < n; ++i) {
-        const Endpoint spoofed{random_public_v4(rng_), kNoHost, port()};
+        const Endpoint spoofed{config_.ipv6 ? random_public_v6(rng_) : random_public_v4(rng_),
+                               kNoHost, port()};
         const int64_t t = when(lo, hi);
         add_tcp_probe(spoofed, victim_endpoint(dport), false, t, ctx, out);
       }
@@ -200,12 +223,16 @@ void Attack::generate(int64_t tick_start_ns, int64_t tick_ns, std::vector<FlowSp
       const uint64_t n = events(rate_, lo, hi);
       for (uint64_t i = 0; i < n; ++i, ++probe_) {
         const uint32_t t = static_cast<uint32_t>(probe_ % targets);
-        Endpoint target = horizontal ? Endpoint{tenant_.host(t % tenant_.host_count()).v4,
-                                                t % tenant_.host_count(), 445}
+        const uint32_t host = t % tenant_.host_count();
+        const Host& h = tenant_.host(host);
+        Endpoint target = horizontal ? Endpoint{config_.ipv6 ? h.v6 : h.v4, host, 445}
                                      : victim_endpoint(static_cast<uint16_t>(1 + t));
         Endpoint me{sources_[0], kNoHost, port()};
         FlowContext c = ctx;
-        if (target.host != kNoHost) c.exporter = tenant_.host(target.host).v4_exporter;
+        if (target.host != kNoHost) {
+          const Host& th = tenant_.host(target.host);
+          c.exporter = config_.ipv6 ? th.v6_exporter : th.v4_exporter;
+        }
         // Closed ports answer with RST; some hosts are firewalled and stay silent.
         const bool answers = rng_.chance(0.6);
         const int64_t at = when(lo, hi);

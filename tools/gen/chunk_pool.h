@@ -4,21 +4,28 @@
 // fixed-size chunks drawn from, and returned to, one pool. Memory follows the records actually
 // waiting (not the busiest second ever seen), and steady state allocates nothing.
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
+#include <type_traits>
 #include <vector>
 
 namespace fathom::gen {
 
 template <typename T, size_t kChunkSize = 512>
 class ChunkPool {
+  // Items live in raw storage, constructed as they are pushed and never destroyed.
+  static_assert(std::is_trivially_copyable_v<T> && std::is_trivially_destructible_v<T>);
+
  public:
+  /// A chunk's storage is left uninitialised (make_unique_for_overwrite): a zeroed array would
+  /// write every page of a new chunk once before the records are written into it.
   struct Chunk {
-    std::array<T, kChunkSize> items;
     size_t size = 0;
     Chunk* next = nullptr;
+    alignas(T) std::byte storage[sizeof(T) * kChunkSize];
+    T* items() noexcept { return std::launder(reinterpret_cast<T*>(storage)); }
   };
 
   /// A FIFO of items in chunks from the pool. Trivially movable (two pointers).
@@ -38,13 +45,14 @@ class ChunkPool {
       }
       q.tail = c;
     }
-    q.tail->items[q.tail->size++] = item;
+    ::new (static_cast<void*>(q.tail->storage + sizeof(T) * q.tail->size)) T(item);
+    ++q.tail->size;
   }
 
   /// Appends the queue's items to `out` in order and returns its chunks to the pool.
   void drain(Queue& q, std::vector<T>& out) {
     for (Chunk* c = q.head; c != nullptr;) {
-      out.insert(out.end(), c->items.begin(), c->items.begin() + static_cast<ptrdiff_t>(c->size));
+      out.insert(out.end(), c->items(), c->items() + c->size);
       Chunk* next = c->next;
       c->size = 0;
       c->next = nullptr;
@@ -61,7 +69,9 @@ class ChunkPool {
       free_.pop_back();
       return c;
     }
-    owned_.push_back(std::make_unique<Chunk>());
+    owned_.push_back(std::make_unique_for_overwrite<Chunk>());
+    owned_.back()->size = 0;
+    owned_.back()->next = nullptr;
     return owned_.back().get();
   }
 

@@ -112,9 +112,9 @@ size_t write_packet_header(ByteWriter& out, const PacketHeaderFields& p, const M
   return out.size() - start;
 }
 
-void write_udp_frame(ByteWriter& out, const flow::IpAddress& src, uint16_t sport,
-                     const flow::IpAddress& dst, uint16_t dport, uint16_t ip_id,
-                     std::span<const std::byte> payload) {
+void write_udp_headers(ByteWriter& out, const flow::IpAddress& src, uint16_t sport,
+                       const flow::IpAddress& dst, uint16_t dport, uint16_t ip_id,
+                       std::span<const std::byte> payload) {
   const bool v4 = src.is_v4();
   write_mac(out, kCollectorMac);
   write_mac(out, kExporterMac);
@@ -130,11 +130,20 @@ void write_udp_frame(ByteWriter& out, const flow::IpAddress& src, uint16_t sport
   out.u16(dport);
   out.u16(udp_len);
   out.u16(0);
-  out.bytes(payload.data(), payload.size());
-  uint16_t sum = internet_checksum(out.span().subspan(udp_start),
-                                   pseudo_header_sum(src, dst, udp_len, kProtoUdp));
+  // The UDP header is 8 bytes (even), so the payload's 16-bit words keep their alignment and
+  // its sum continues the header's (RFC 1071).
+  const uint16_t header_sum = static_cast<uint16_t>(~internet_checksum(
+      out.span().subspan(udp_start), pseudo_header_sum(src, dst, udp_len, kProtoUdp)));
+  uint16_t sum = internet_checksum(payload, header_sum);
   if (sum == 0) sum = 0xffff;  // RFC 768: a computed 0 is sent as all ones
   out.patch_u16(udp_start + 6, sum);
+}
+
+void write_udp_frame(ByteWriter& out, const flow::IpAddress& src, uint16_t sport,
+                     const flow::IpAddress& dst, uint16_t dport, uint16_t ip_id,
+                     std::span<const std::byte> payload) {
+  write_udp_headers(out, src, sport, dst, dport, ip_id, payload);
+  out.bytes(payload.data(), payload.size());
 }
 
 }  // namespace fathom::gen

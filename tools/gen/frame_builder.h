@@ -35,8 +35,15 @@ struct PacketHeaderFields {
 size_t write_packet_header(ByteWriter& out, const PacketHeaderFields& p, const MacAddress& src_mac,
                            const MacAddress& dst_mac, size_t max_bytes);
 
-/// Appends a whole Ethernet/IP/UDP frame carrying `payload` from `src`:`sport` to
-/// `dst`:`dport` (IPv4 or IPv6 by `src`). The UDP checksum is computed (mandatory for IPv6).
+/// Appends the Ethernet/IP/UDP headers of a frame carrying `payload` from `src`:`sport` to
+/// `dst`:`dport` (IPv4 or IPv6 by `src`), without the payload itself: the caller writes the
+/// payload after them (the pcap writer does, saving a copy). The UDP checksum covers the
+/// payload (mandatory for IPv6).
+void write_udp_headers(ByteWriter& out, const flow::IpAddress& src, uint16_t sport,
+                       const flow::IpAddress& dst, uint16_t dport, uint16_t ip_id,
+                       std::span<const std::byte> payload);
+
+/// Appends a whole Ethernet/IP/UDP frame: write_udp_headers() then `payload`.
 void write_udp_frame(ByteWriter& out, const flow::IpAddress& src, uint16_t sport,
                      const flow::IpAddress& dst, uint16_t dport, uint16_t ip_id,
                      std::span<const std::byte> payload);

@@ -10,11 +10,22 @@ constexpr int64_t kBootBeforeStart = 3600LL * kTick;  // devices booted an hour 
 constexpr uint64_t kStreamBackground = 0x100;
 constexpr uint64_t kStreamAttack = 0x10000;
 constexpr uint64_t kStreamMeter = 0x20000;
+constexpr uint64_t kStreamAttackStart = 0x30000;
 
 }  // namespace
 
 Generator::Generator(Scenario scenario) : scenario_(std::move(scenario)) {
   validate(scenario_);
+  if (scenario_.random_attack_starts) {
+    // A stream of its own per attack: drawing starts changes nothing else the seed decides.
+    for (size_t a = 0; a < scenario_.attacks.size(); ++a) {
+      AttackConfig& cfg = scenario_.attacks[a];
+      Rng rng(mix_seed(scenario_.seed, kStreamAttackStart + a));
+      const int64_t latest_s =
+          std::max<int64_t>(0, (scenario_.duration_ns - cfg.duration_ns) / kTick);
+      cfg.start_ns = static_cast<int64_t>(rng.below(static_cast<uint64_t>(latest_s) + 1)) * kTick;
+    }
+  }
   tenants_.reserve(scenario_.tenants.size());
   for (size_t t = 0; t < scenario_.tenants.size(); ++t) {
     tenants_.emplace_back(scenario_.tenants[t], static_cast<uint32_t>(t));
@@ -60,14 +71,19 @@ Generator::Generator(Scenario scenario) : scenario_(std::move(scenario)) {
 
 Generator::~Generator() = default;
 
-void Generator::encode_due(int64_t tick, const DatagramSink& sink, RunSummary& summary) {
+void Generator::encode_due(int64_t tick, bool last, const DatagramSink& sink, RunSummary& summary) {
   const int64_t export_ns = scenario_.start_ns + (tick + 1) * kTick;
   pending_.clear();
   pending_bytes_.clear();
   for (size_t e = 0; e < meters_.size(); ++e) {
     meters_[e].take(tick, bucket_);
-    if (bucket_.records.empty() && bucket_.samples.empty()) continue;
     const ExporterConfig& cfg = exporters_[e];
+    // sFlow agents poll their interface counters on their own schedule, and once more at the
+    // end of the run so the last counters equal the exporter's totals.
+    const int64_t interval = cfg.sflow_counter_interval_ns;
+    const bool counters_due = cfg.protocol == ExportProtocol::kSflowV5 && interval > 0 &&
+                              ((tick + 1) * kTick % interval == 0 || last);
+    if (bucket_.records.empty() && bucket_.samples.empty() && !counters_due) continue;
     DatagramInfo info;
     info.exporter = cfg.address;
     info.exporter_port = cfg.source_port;
@@ -87,6 +103,10 @@ void Generator::encode_due(int64_t tick, const DatagramSink& sink, RunSummary& s
           using T = std::decay_t<decltype(encoder)>;
           if constexpr (std::is_same_v<T, SflowEncoder>) {
             encoder.encode(bucket_.samples, export_ns, emit);
+            if (counters_due) {
+              const MeterStats& seen = meters_[e].stats();
+              encoder.encode_counters({seen.packets_seen, seen.bytes_seen}, export_ns, emit);
+            }
           } else {
             encoder.encode(bucket_.records, export_ns, emit);
           }
@@ -108,7 +128,8 @@ void Generator::encode_due(int64_t tick, const DatagramSink& sink, RunSummary& s
 
 RunSummary Generator::run(const DatagramSink& sink, std::ostream* truth_out) {
   RunSummary summary;
-  WindowTruth truth(tenants_, scenario_.start_ns, scenario_.truth_window_ns, truth_out);
+  WindowTruth truth(tenants_, scenario_.start_ns, scenario_.truth_window_ns, truth_out,
+                    scenario_.truth_hosts);
   const int64_t ticks = (scenario_.duration_ns + kTick - 1) / kTick;
   int64_t tick = 0;
   for (;; ++tick) {
@@ -124,13 +145,13 @@ RunSummary Generator::run(const DatagramSink& sink, std::ostream* truth_out) {
       }
       summary.flows += flows_.size();
     }
-    encode_due(tick, sink, summary);
+    // The last tick is the first one after the scenario's end with nothing left in any cache
+    // (pending_after() does not depend on this tick's take()).
+    bool last = tick + 1 >= ticks;
+    for (const auto& m : meters_) last = last && m.pending_after(tick) == 0;
+    encode_due(tick, last, sink, summary);
     truth.flush_before(t0);
-    if (tick + 1 >= ticks) {
-      bool pending = false;
-      for (const auto& m : meters_) pending = pending || m.pending_after(tick) > 0;
-      if (!pending) break;
-    }
+    if (last) break;
   }
   truth.finish();
   totals_ = truth.tenant_totals();

@@ -72,7 +72,8 @@ class Generator {
  private:
   using Encoder = std::variant<NetflowV5Encoder, NetflowV9Encoder, IpfixEncoder, SflowEncoder>;
 
-  void encode_due(int64_t tick, const DatagramSink& sink, RunSummary& summary);
+  /// Encodes what the meters hold for `tick`; `last` marks the run's final tick.
+  void encode_due(int64_t tick, bool last, const DatagramSink& sink, RunSummary& summary);
 
   Scenario scenario_;
   std::vector<TenantModel> tenants_;

@@ -157,25 +157,26 @@ void IpfixEncoder::encode(std::span<const ExportRecord> records, int64_t export_
       close_set();
       open_set(tid);
     }
+    FieldCursor w(out_.extend(len));
     if (v4) {
-      out_.ipv4(r.src);
-      out_.ipv4(r.dst);
+      w.ipv4(r.src);
+      w.ipv4(r.dst);
     } else {
-      out_.ipv6(r.src);
-      out_.ipv6(r.dst);
+      w.ipv6(r.src);
+      w.ipv6(r.dst);
     }
-    out_.u16(r.src_port);
-    out_.u16(r.dst_port);
-    out_.u8(r.proto);
-    out_.u16(r.tcp_flags);
-    out_.u8(r.tos);
-    out_.u64(r.bytes);
-    out_.u64(r.packets);
-    out_.u64(epoch_ms(r.first_ns));
-    out_.u64(epoch_ms(r.last_ns));
-    out_.u32(1);  // ingressInterface
-    out_.u32(2);  // egressInterface
-    out_.u8(r.end_reason);
+    w.u16(r.src_port);
+    w.u16(r.dst_port);
+    w.u8(r.proto);
+    w.u16(r.tcp_flags);
+    w.u8(r.tos);
+    w.u64(r.bytes);
+    w.u64(r.packets);
+    w.u64(epoch_ms(r.first_ns));
+    w.u64(epoch_ms(r.last_ns));
+    w.u32(1);  // ingressInterface
+    w.u32(2);  // egressInterface
+    w.u8(r.end_reason);
     ++message_data_records_;
     ++flow_records_;
   }

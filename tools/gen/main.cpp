@@ -65,6 +65,8 @@ int main(int argc, char** argv) {
   std::string truth_path;
   std::string ground_truth_path;
   bool quiet = false;
+  std::optional<bool> truth_hosts;
+  bool random_attack_starts = false;
   app.add_option("--config", config_path, "scenario YAML file")->check(CLI::ExistingFile);
   app.add_option("--seed", seed, "random seed (overrides the scenario's)");
   app.add_option("--speed", speed_text, "realtime, Nx (e.g. 10x) or max")->capture_default_str();
@@ -74,6 +76,10 @@ int main(int argc, char** argv) {
   app.add_option("--udp", udp_targets, "send datagrams to HOST:PORT (repeatable)");
   app.add_option("--truth", truth_path, "write the unsampled per-window truth CSV");
   app.add_option("--ground-truth", ground_truth_path, "write the attack ground-truth CSV");
+  app.add_option("--truth-hosts", truth_hosts,
+                 "per-host lines in the truth CSV (true/false; overrides the scenario)");
+  app.add_flag("--random-attack-starts", random_attack_starts,
+               "draw attack start times from the seed (ignores the scenario's starts)");
   app.add_flag("--quiet", quiet, "no progress line");
   CLI11_PARSE(app, argc, argv);
 
@@ -81,6 +87,8 @@ int main(int argc, char** argv) {
     fathom::gen::Scenario scenario = config_path.empty() ? fathom::gen::default_scenario()
                                                          : fathom::gen::load_scenario(config_path);
     if (seed) scenario.seed = *seed;
+    if (truth_hosts) scenario.truth_hosts = *truth_hosts;
+    if (random_attack_starts) scenario.random_attack_starts = true;
     if (!duration_text.empty())
       scenario.duration_ns = fathom::gen::parse_duration_ns(duration_text);
     const double speed = parse_speed(speed_text);

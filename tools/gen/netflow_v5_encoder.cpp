@@ -26,26 +26,27 @@ void NetflowV5Encoder::encode(std::span<const ExportRecord> records, int64_t exp
       ++skipped_v6_;
       continue;
     }
-    out_.ipv4(r.src);
-    out_.ipv4(r.dst);
-    out_.u32(0);  // nexthop
-    out_.u16(1);  // input ifIndex
-    out_.u16(2);  // output ifIndex
-    out_.u32(clamp32(r.packets));
-    out_.u32(clamp32(r.bytes));
-    out_.u32(uptime_ms(r.first_ns, boot_ns_));
-    out_.u32(uptime_ms(r.last_ns, boot_ns_));
-    out_.u16(r.src_port);
-    out_.u16(r.dst_port);
-    out_.u8(0);  // pad1
-    out_.u8(r.tcp_flags);
-    out_.u8(r.proto);
-    out_.u8(r.tos);
-    out_.u16(0);  // src_as
-    out_.u16(0);  // dst_as
-    out_.u8(0);   // src_mask
-    out_.u8(0);   // dst_mask
-    out_.u16(0);  // pad2
+    FieldCursor w(out_.extend(wire::kV5RecordLen));
+    w.ipv4(r.src);
+    w.ipv4(r.dst);
+    w.u32(0);  // nexthop
+    w.u16(1);  // input ifIndex
+    w.u16(2);  // output ifIndex
+    w.u32(clamp32(r.packets));
+    w.u32(clamp32(r.bytes));
+    w.u32(uptime_ms(r.first_ns, boot_ns_));
+    w.u32(uptime_ms(r.last_ns, boot_ns_));
+    w.u16(r.src_port);
+    w.u16(r.dst_port);
+    w.u8(0);  // pad1
+    w.u8(r.tcp_flags);
+    w.u8(r.proto);
+    w.u8(r.tos);
+    w.u16(0);  // src_as
+    w.u16(0);  // dst_as
+    w.u8(0);   // src_mask
+    w.u8(0);   // dst_mask
+    w.u16(0);  // pad2
     if (++count == wire::kV5MaxRecords) {
       flush(export_ns, count, emit);
       count = 0;

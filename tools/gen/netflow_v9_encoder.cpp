@@ -151,24 +151,25 @@ void NetflowV9Encoder::encode(std::span<const ExportRecord> records, int64_t exp
       close_flowset();
       open_flowset(tid);
     }
+    FieldCursor w(out_.extend(len));
     if (v4) {
-      out_.ipv4(r.src);
-      out_.ipv4(r.dst);
+      w.ipv4(r.src);
+      w.ipv4(r.dst);
     } else {
-      out_.ipv6(r.src);
-      out_.ipv6(r.dst);
+      w.ipv6(r.src);
+      w.ipv6(r.dst);
     }
-    out_.u16(r.src_port);
-    out_.u16(r.dst_port);
-    out_.u8(r.proto);
-    out_.u8(r.tcp_flags);
-    out_.u8(r.tos);
-    out_.u64(r.bytes);
-    out_.u32(static_cast<uint32_t>(std::min<uint64_t>(r.packets, 0xffffffffu)));
-    out_.u32(uptime_ms(r.first_ns, boot_ns_));
-    out_.u32(uptime_ms(r.last_ns, boot_ns_));
-    out_.u32(1);  // input ifIndex
-    out_.u32(2);  // output ifIndex
+    w.u16(r.src_port);
+    w.u16(r.dst_port);
+    w.u8(r.proto);
+    w.u8(r.tcp_flags);
+    w.u8(r.tos);
+    w.u64(r.bytes);
+    w.u32(static_cast<uint32_t>(std::min<uint64_t>(r.packets, 0xffffffffu)));
+    w.u32(uptime_ms(r.first_ns, boot_ns_));
+    w.u32(uptime_ms(r.last_ns, boot_ns_));
+    w.u32(1);  // input ifIndex
+    w.u32(2);  // output ifIndex
     ++count_;
     ++data_records_;
   }

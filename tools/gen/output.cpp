@@ -42,12 +42,13 @@ PcapWriter::PcapWriter(std::ostream& out) : out_(out), frame_(2048) {
 }
 
 void PcapWriter::write(const DatagramInfo& info, std::span<const std::byte> payload) {
-  // Record header (16 bytes, little-endian) then the frame, in one write.
+  // Record header (16 bytes, little-endian) and the frame's headers in one write, the payload
+  // from where it is in a second (no copy of it).
   frame_.clear();
   frame_.zeros(kRecordHeaderLen);
-  write_udp_frame(frame_, info.exporter, info.exporter_port, info.collector, info.collector_port,
-                  ip_id_++, payload);
-  const auto frame_len = static_cast<uint32_t>(frame_.size() - kRecordHeaderLen);
+  write_udp_headers(frame_, info.exporter, info.exporter_port, info.collector, info.collector_port,
+                    ip_id_++, payload);
+  const auto frame_len = static_cast<uint32_t>(frame_.size() - kRecordHeaderLen + payload.size());
   const uint32_t header[4] = {static_cast<uint32_t>(info.time_ns / 1'000'000'000),
                               static_cast<uint32_t>((info.time_ns % 1'000'000'000) / 1000),
                               frame_len, frame_len};
@@ -58,6 +59,8 @@ void PcapWriter::write(const DatagramInfo& info, std::span<const std::byte> payl
   }
   out_.write(reinterpret_cast<const char*>(frame_.span().data()),
              static_cast<std::streamsize>(frame_.size()));
+  out_.write(reinterpret_cast<const char*>(payload.data()),
+             static_cast<std::streamsize>(payload.size()));
   ++frames_;
 }
 

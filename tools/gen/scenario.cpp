@@ -1,5 +1,6 @@
 #include "gen/scenario.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <set>
@@ -124,6 +125,10 @@ void validate(const Scenario& s) {
       if (e.sflow_header_bytes < 64 || e.sflow_header_bytes > 256) {
         throw std::invalid_argument(where(t) + ": sflow header_bytes must be 64..256");
       }
+      if (e.sflow_counter_interval_ns < 0 || e.sflow_counter_interval_ns % 1'000'000'000 != 0) {
+        throw std::invalid_argument(where(t) +
+                                    ": sflow_counter_interval must be whole seconds (0 = none)");
+      }
       if (e.protocol != ExportProtocol::kNetflowV5) v6_capable = true;
     }
     const bool wants_v6 = has_v6 && t.background.ipv6_share > 0;
@@ -154,6 +159,33 @@ void validate(const Scenario& s) {
     }
     if (a.type == AttackType::kIntelContact && s.intel.empty()) {
       throw std::invalid_argument("attack " + a.id + ": intel_contact needs an intel list");
+    }
+    for (const auto& given : {a.victim, a.attacker}) {
+      if (given && given->is_v4() == a.ipv6) {
+        throw std::invalid_argument("attack " + a.id + ": victim and attacker must be " +
+                                    (a.ipv6 ? "IPv6 (ipv6: true)" : "IPv4 (or set ipv6: true)"));
+      }
+    }
+    if (a.ipv6) {
+      const TenantConfig& t =
+          *std::find_if(s.tenants.begin(), s.tenants.end(),
+                        [&](const TenantConfig& tc) { return tc.id == a.tenant; });
+      const bool v6_prefix = std::any_of(t.prefixes.begin(), t.prefixes.end(),
+                                         [](const Prefix& p) { return !p.is_v4(); });
+      const bool v6_exporter = std::any_of(
+          t.exporters.begin(), t.exporters.end(),
+          [](const ExporterConfig& e) { return e.protocol != ExportProtocol::kNetflowV5; });
+      if (!v6_prefix || !v6_exporter) {
+        throw std::invalid_argument("attack " + a.id +
+                                    ": ipv6 needs a tenant with an IPv6 prefix and a non-v5 "
+                                    "exporter");
+      }
+    }
+    if (a.type == AttackType::kIntelContact &&
+        std::none_of(s.intel.begin(), s.intel.end(),
+                     [&](const flow::IpAddress& i) { return i.is_v4() != a.ipv6; })) {
+      throw std::invalid_argument("attack " + a.id + ": intel_contact needs intel addresses of " +
+                                  (a.ipv6 ? "IPv6" : "IPv4"));
     }
   }
 }

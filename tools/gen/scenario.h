@@ -46,6 +46,9 @@ struct ExporterConfig {
   int64_t inactive_timeout_ns = 15'000'000'000;  ///< NetFlow/IPFIX inactive timeout
   uint32_t template_refresh_packets = 16;        ///< v9/IPFIX: templates every N datagrams
   uint32_t sflow_header_bytes = 128;             ///< sFlow: raw header bytes kept per sample
+  /// sFlow: a counter sample (generic interface counters of the sampled input and the output
+  /// interface) every this many ns, whole seconds; 0 = none.
+  int64_t sflow_counter_interval_ns = 20'000'000'000;
 };
 
 /// Background traffic shape of one tenant.
@@ -94,12 +97,15 @@ struct AttackConfig {
   uint32_t tenant = 1;
   int64_t start_ns = 60'000'000'000;  ///< offset from the scenario start
   int64_t duration_ns = 60'000'000'000;
-  double rate = 0;                        ///< intensity; 0 = the type's default (or slow default)
-  uint32_t sources = 0;                   ///< attackers / reflectors; 0 = the type's default
-  uint32_t targets = 0;                   ///< scan targets (hosts or ports); 0 = the type's default
-  double jitter = 0.2;                    ///< C2: relative jitter of the beacon period
-  bool slow = false;                      ///< slow-and-low variant: default rate far lower
-  std::optional<flow::IpAddress> victim;  ///< internal victim/source; default: chosen
+  double rate = 0;       ///< intensity; 0 = the type's default (or slow default)
+  uint32_t sources = 0;  ///< attackers / reflectors; 0 = the type's default
+  uint32_t targets = 0;  ///< scan targets (hosts or ports); 0 = the type's default
+  double jitter = 0.2;   ///< C2: relative jitter of the beacon period
+  bool slow = false;     ///< slow-and-low variant: default rate far lower
+  /// IPv6 variant: victims, attackers, reflectors and peers are IPv6 addresses. Needs a tenant
+  /// with an IPv6 prefix and a non-v5 exporter (intel_contact: IPv6 intel addresses).
+  bool ipv6 = false;
+  std::optional<flow::IpAddress> victim;    ///< internal victim/source; default: chosen
   std::optional<flow::IpAddress> attacker;  ///< external attacker/peer; default: chosen
 };
 
@@ -108,7 +114,11 @@ struct Scenario {
   uint64_t seed = 1;
   int64_t start_ns = 1'705'320'000'000'000'000;  ///< simulated start (2024-01-15 12:00 UTC)
   int64_t duration_ns = 600'000'000'000;
-  int64_t truth_window_ns = 10'000'000'000;                          ///< unsampled truth CSV window
+  int64_t truth_window_ns = 10'000'000'000;  ///< unsampled truth CSV window
+  bool truth_hosts = true;  ///< per-host lines in the truth CSV (tenant lines always)
+  /// Draw each attack's start at run time from the seed, uniformly in whole seconds so that
+  /// the attack ends within the duration; the configured starts are ignored.
+  bool random_attack_starts = false;
   flow::IpAddress collector = flow::IpAddress::from_v4(0x7f000001);  ///< pcap destination (v4)
   /// pcap destination of exporters with an IPv6 address (default ::1).
   flow::IpAddress collector_v6 = *flow::IpAddress::parse("::1");

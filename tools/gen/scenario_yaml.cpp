@@ -74,7 +74,7 @@ class Loader {
     expect_map(n, "exporter",
                {"address", "source_port", "collector_port", "protocol", "observation_domain",
                 "sampling_rate", "sampling_mode", "active_timeout", "inactive_timeout",
-                "template_refresh_packets", "sflow_header_bytes"});
+                "template_refresh_packets", "sflow_header_bytes", "sflow_counter_interval"});
     ExporterConfig e;
     if (n["address"]) e.address = address(n["address"], "address");
     if (n["source_port"]) e.source_port = scalar<uint16_t>(n["source_port"], "source_port");
@@ -110,6 +110,9 @@ class Loader {
     }
     if (n["sflow_header_bytes"]) {
       e.sflow_header_bytes = scalar<uint32_t>(n["sflow_header_bytes"], "sflow_header_bytes");
+    }
+    if (n["sflow_counter_interval"]) {
+      e.sflow_counter_interval_ns = duration(n["sflow_counter_interval"], "sflow_counter_interval");
     }
     return e;
   }
@@ -155,7 +158,7 @@ class Loader {
   AttackConfig attack(const YAML::Node& n) const {
     expect_map(n, "attack",
                {"id", "type", "tenant", "start", "duration", "rate", "sources", "targets", "jitter",
-                "slow", "victim", "attacker"});
+                "slow", "ipv6", "victim", "attacker"});
     AttackConfig a;
     if (n["id"]) a.id = scalar<std::string>(n["id"], "id");
     if (!n["type"]) fail(n, "attack needs a type");
@@ -170,6 +173,7 @@ class Loader {
     if (n["targets"]) a.targets = scalar<uint32_t>(n["targets"], "targets");
     if (n["jitter"]) a.jitter = scalar<double>(n["jitter"], "jitter");
     if (n["slow"]) a.slow = scalar<bool>(n["slow"], "slow");
+    if (n["ipv6"]) a.ipv6 = scalar<bool>(n["ipv6"], "ipv6");
     if (n["victim"]) a.victim = address(n["victim"], "victim");
     if (n["attacker"]) a.attacker = address(n["attacker"], "attacker");
     return a;
@@ -177,13 +181,17 @@ class Loader {
 
   Scenario scenario(const YAML::Node& root, const std::filesystem::path& dir) const {
     expect_map(root, "scenario",
-               {"seed", "start", "duration", "truth_window", "collector", "collector_v6", "intel",
-                "intel_file", "tenants", "attacks"});
+               {"seed", "start", "duration", "truth_window", "truth_hosts", "random_attack_starts",
+                "collector", "collector_v6", "intel", "intel_file", "tenants", "attacks"});
     Scenario s;
     if (root["seed"]) s.seed = scalar<uint64_t>(root["seed"], "seed");
     if (root["start"]) s.start_ns = time_point(root["start"]);
     if (root["duration"]) s.duration_ns = duration(root["duration"], "duration");
     if (root["truth_window"]) s.truth_window_ns = duration(root["truth_window"], "truth_window");
+    if (root["truth_hosts"]) s.truth_hosts = scalar<bool>(root["truth_hosts"], "truth_hosts");
+    if (root["random_attack_starts"]) {
+      s.random_attack_starts = scalar<bool>(root["random_attack_starts"], "random_attack_starts");
+    }
     if (root["collector"]) s.collector = address(root["collector"], "collector");
     if (root["collector_v6"]) s.collector_v6 = address(root["collector_v6"], "collector_v6");
     if (root["intel"]) {

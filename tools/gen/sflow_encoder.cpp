@@ -15,6 +15,13 @@ constexpr size_t kFlowSampleFixed = 32;
 // Raw packet header record without the header bytes: format, length, protocol, frame_length,
 // stripped, header_length.
 constexpr size_t kRawHeaderFixed = 24;
+// Counter sample without its records: sequence, source id, record count.
+constexpr size_t kCounterSampleFixed = 12;
+constexpr uint32_t kIfTypeEthernet = 6;  // ethernetCsmacd (IANAifType)
+constexpr uint64_t kIfSpeed = 10'000'000'000;
+constexpr uint32_t kFullDuplex = 1;
+constexpr uint32_t kAdminAndOperUp = 3;
+constexpr uint64_t kFramingBytes = 18;  // Ethernet header and FCS around each L3 packet
 
 }  // namespace
 
@@ -24,6 +31,7 @@ SflowEncoder::SflowEncoder(const ExporterConfig& config, int64_t boot_ns)
 void SflowEncoder::begin(int64_t export_ns) {
   out_.clear();
   samples_in_datagram_ = 0;
+  counters_in_datagram_ = 0;
   out_.u32(wire::kSflowVersion);
   if (config_.address.is_v4()) {
     out_.u32(wire::kSflowAddressV4);
@@ -43,7 +51,7 @@ void SflowEncoder::flush(const EmitFn& emit) {
   out_.patch_u32(count_offset_, samples_in_datagram_);
   ++datagram_sequence_;
   stats_.datagrams++;
-  stats_.records += samples_in_datagram_;
+  stats_.records += samples_in_datagram_ - counters_in_datagram_;
   stats_.payload_bytes += out_.size();
   emit(out_.span());
 }
@@ -97,6 +105,46 @@ void SflowEncoder::encode(std::span<const PacketSample> samples, int64_t export_
     out_.zeros(padded - header_len);
     ++samples_in_datagram_;
   }
+  flush(emit);
+}
+
+void SflowEncoder::write_counter_sample(uint32_t if_index, const InterfaceTotals& in,
+                                        const InterfaceTotals& out) {
+  // sFlow v5 §5: the sequence number counts the samples of one data source.
+  uint32_t& sequence = counter_sequence_[if_index == kInputIfIndex ? 0 : 1];
+  ++sequence;
+  out_.u32(wire::kSflowCounterSample);
+  out_.u32(
+      static_cast<uint32_t>(kCounterSampleFixed + 8 + wire::kSflowGenericInterfaceCountersLen));
+  out_.u32(sequence);
+  out_.u32(if_index);  // source id: type 0 (ifIndex) << 24 | index
+  out_.u32(1);         // one counter record
+  out_.u32(wire::kSflowGenericInterfaceCounters);
+  out_.u32(static_cast<uint32_t>(wire::kSflowGenericInterfaceCountersLen));
+  FieldCursor w(out_.extend(wire::kSflowGenericInterfaceCountersLen));
+  w.u32(if_index);
+  w.u32(kIfTypeEthernet);
+  w.u64(kIfSpeed);
+  w.u32(kFullDuplex);
+  w.u32(kAdminAndOperUp);
+  w.u64(in.l3_bytes + kFramingBytes * in.packets);
+  w.u32(static_cast<uint32_t>(in.packets));  // ifInUcastPkts (Counter32, wraps)
+  for (int i = 0; i < 5; ++i) w.u32(0);      // multicast, broadcast, discards, errors, unknown
+  w.u64(out.l3_bytes + kFramingBytes * out.packets);
+  w.u32(static_cast<uint32_t>(out.packets));  // ifOutUcastPkts
+  for (int i = 0; i < 4; ++i) w.u32(0);       // multicast, broadcast, discards, errors
+  w.u32(0);                                   // ifPromiscuousMode
+  ++samples_in_datagram_;
+  ++counters_in_datagram_;
+  ++counter_samples_;
+}
+
+void SflowEncoder::encode_counters(const InterfaceTotals& totals, int64_t export_ns,
+                                   const EmitFn& emit) {
+  begin(export_ns);
+  // Every sampled packet enters on the input interface and leaves on the output one.
+  write_counter_sample(kInputIfIndex, totals, InterfaceTotals{});
+  write_counter_sample(kOutputIfIndex, InterfaceTotals{}, totals);
   flush(emit);
 }
 

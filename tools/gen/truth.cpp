@@ -32,11 +32,12 @@ std::string join(const std::vector<flow::IpAddress>& addrs) {
 }  // namespace
 
 WindowTruth::WindowTruth(std::span<const TenantModel> tenants, int64_t sim_start_ns,
-                         int64_t window_ns, std::ostream* out)
+                         int64_t window_ns, std::ostream* out, bool hosts)
     : tenants_(tenants),
       sim_start_ns_(sim_start_ns),
       window_ns_(window_ns),
       out_(out),
+      hosts_(hosts),
       totals_(tenants.size()) {
   if (out_) *out_ << header() << '\n';
 }
@@ -50,7 +51,7 @@ WindowTruth::Window& WindowTruth::window(int64_t index) {
   if (inserted) {
     it->second.tenants.resize(tenants_.size());
     for (size_t t = 0; t < tenants_.size(); ++t) {
-      if (!out_) break;
+      if (!out_ || !hosts_) break;
       it->second.tenants[t].host_out.resize(tenants_[t].host_count());
       it->second.tenants[t].host_in.resize(tenants_[t].host_count());
     }
@@ -74,6 +75,7 @@ void WindowTruth::add(const FlowSpec& flow) {
     TenantWindow& tw = window(w).tenants[flow.tenant];
     tw.total.packets += c.packets;
     tw.total.bytes += c.bytes;
+    if (!hosts_) continue;
     if (flow.src_host != kNoHost) {
       tw.host_out[flow.src_host].packets += c.packets;
       tw.host_out[flow.src_host].bytes += c.bytes;

@@ -24,8 +24,9 @@ struct TrafficCounters {
 /// once no flow can still add to them.
 class WindowTruth {
  public:
+  /// `hosts` = false writes only the tenant lines (and keeps no per-host counters).
   WindowTruth(std::span<const TenantModel> tenants, int64_t sim_start_ns, int64_t window_ns,
-              std::ostream* out);
+              std::ostream* out, bool hosts = true);
 
   /// Adds every packet of `flow` to the windows its packets fall in.
   void add(const FlowSpec& flow);
@@ -56,6 +57,7 @@ class WindowTruth {
   int64_t sim_start_ns_;
   int64_t window_ns_;
   std::ostream* out_;
+  bool hosts_;
   std::map<int64_t, Window> windows_;
   std::vector<TrafficCounters> totals_;
 };

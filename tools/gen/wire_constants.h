@@ -74,6 +74,9 @@ inline constexpr uint32_t kSflowFlowSample = 1;       // enterprise 0, format 1
 inline constexpr uint32_t kSflowRawPacketHeader = 1;  // flow record enterprise 0, format 1
 inline constexpr uint32_t kSflowHeaderEthernet = 1;   // header_protocol ETHERNET-ISO88023
 inline constexpr uint32_t kSflowFcsBytes = 4;         // "stripped": the frame check sequence
+inline constexpr uint32_t kSflowCounterSample = 2;    // enterprise 0, format 2 (compact)
+inline constexpr uint32_t kSflowGenericInterfaceCounters = 1;  // counter record format 1
+inline constexpr size_t kSflowGenericInterfaceCountersLen = 88;
 
 // --- Ethernet / IP ------------------------------------------------------------------------------
 inline constexpr uint16_t kEtherTypeIpv4 = 0x0800;
