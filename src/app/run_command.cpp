@@ -1,14 +1,18 @@
 #include "app/run_command.h"
 
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cinttypes>
 #include <string>
 
 #include "app/config_loader.h"
+#include "collect/config.h"
 #include "decode/packet_context.h"
 
 namespace fathom::app {
@@ -100,6 +104,34 @@ std::string LiveCollector::summary(int64_t elapsed_ns) {
   return line;
 }
 
+namespace {
+
+bool same_endpoints(const std::vector<collect::ListenEndpoint>& a,
+                    const std::vector<collect::ListenEndpoint>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
+    return x.host == y.host && x.port == y.port;
+  });
+}
+
+bool is_ipv6_host(const collect::ListenEndpoint& e) {
+  return e.host.find(':') != std::string::npos;
+}
+
+/// True when an IPv6 UDP socket can be bound on this host (the kernel may lack IPv6 or have
+/// it disabled).
+bool ipv6_available() {
+  const int fd = ::socket(AF_INET6, SOCK_DGRAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in6 addr{};
+  addr.sin6_family = AF_INET6;
+  addr.sin6_addr = in6addr_any;
+  const bool ok = ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0;
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
 int run_collector(const RunOptions& options, std::FILE* err) {
   Config config;
   if (!options.config_file.empty()) {
@@ -113,7 +145,15 @@ int run_collector(const RunOptions& options, std::FILE* err) {
     config = std::move(load.config);
   }
   std::vector<collect::ListenEndpoint> endpoints;
-  if (options.listen.empty()) endpoints = config.collect.listeners;
+  if (options.listen.empty()) {
+    endpoints = config.collect.listeners;
+    // The built-in defaults listen on [::] too; on a host without IPv6 `make run` must still
+    // start, so only those defaults fall back to IPv4. Listeners the user named stay strict.
+    if (same_endpoints(endpoints, collect::Config{}.listeners) && !ipv6_available()) {
+      std::erase_if(endpoints, [](const collect::ListenEndpoint& e) { return is_ipv6_host(e); });
+      std::fprintf(err, "fathom run: no IPv6 on this host; listening on IPv4 only\n");
+    }
+  }
   for (const std::string& text : options.listen) {
     collect::ListenEndpoint endpoint;
     std::string error;
