@@ -32,10 +32,11 @@ Decoder::Decoder(Config config) : config_(config) {}
 Decoder::~Decoder() = default;
 
 ExporterState* Decoder::exporter_for(const flow::IpAddress& addr) noexcept {
+  if (last_exporter_ != nullptr && last_exporter_->address == addr) return last_exporter_;
   auto it = exporters_.find(addr);
-  if (it != exporters_.end()) return &it->second;
+  if (it != exporters_.end()) return last_exporter_ = &it->second;
   if (exporters_.size() >= config_.max_exporters) return nullptr;
-  return &exporters_.try_emplace(addr, addr).first->second;
+  return last_exporter_ = &exporters_.try_emplace(addr, addr).first->second;
 }
 
 DecodeStatus Decoder::decode(std::span<const std::byte> packet, const PacketContext& ctx,

@@ -52,6 +52,9 @@ class Decoder {
 
   Config config_;
   std::unordered_map<flow::IpAddress, ExporterState, flow::IpAddressHash> exporters_;
+  /// The exporter of the previous packet: consecutive packets mostly come from one exporter, so
+  /// this skips the hash lookup. Elements of `exporters_` never move and are never erased.
+  ExporterState* last_exporter_ = nullptr;
   ExporterStats overflow_;
 };
 

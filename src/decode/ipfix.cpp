@@ -2,6 +2,7 @@
 // enterprise elements, variable-length fields and withdrawals. Data sets run through the shared
 // template engine (decode/detail/template_engine.h); RFC 5103 biflows are handled there.
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <utility>
@@ -24,8 +25,9 @@ void note(DecodeStatus& status, DecodeStatus s) noexcept {
   if (status == DecodeStatus::kOk) status = s;
 }
 
-/// Reads `count` field specifiers (RFC 7011 §3.2). False when the set ends first.
-bool read_fields(ByteReader& body, size_t count, std::vector<FieldSpec>* fields) {
+/// Reads `count` field specifiers (RFC 7011 §3.2) into `fields` (when it has room for them;
+/// otherwise only steps over them). False when the set ends first.
+bool read_fields(ByteReader& body, size_t count, std::span<FieldSpec> fields) noexcept {
   for (size_t field_idx = 0; field_idx < count; ++field_idx) {
     if (!body.has(4)) return false;
     const uint16_t raw_id = body.u16();
@@ -36,7 +38,7 @@ bool read_fields(ByteReader& body, size_t count, std::vector<FieldSpec>* fields)
       if (!body.has(4)) return false;
       f.pen = body.u32();
     }
-    if (fields != nullptr) fields->push_back(f);
+    if (field_idx < fields.size()) fields[field_idx] = f;
   }
   return true;
 }
@@ -46,6 +48,7 @@ DecodeStatus template_set(ByteReader body, bool options, const MessageInfo& info
                           const Config& config, ExporterState& exporter) {
   ExporterStats& stats = exporter.stats;
   DecodeStatus status = DecodeStatus::kOk;
+  std::array<FieldSpec, kMaxFieldsPerTemplate> buf;  // one record's fields, before any Template
   while (body.remaining() >= 4) {
     if (all_zero(body.rest())) break;  // RFC 7011 §3.3.1 padding
     const uint16_t template_id = body.u16();
@@ -73,14 +76,10 @@ DecodeStatus template_set(ByteReader body, bool options, const MessageInfo& info
       scope_count = body.u16();
     }
     const bool too_large = field_count > kMaxFieldsPerTemplate;
-    Template t;
-    t.protocol = WireProtocol::kIpfix;
-    t.domain = info.domain;
-    t.id = template_id;
-    t.is_options = options;
-    t.scope_count = scope_count;
-    if (!too_large) t.fields.reserve(field_count);
-    if (!read_fields(body, field_count, too_large ? nullptr : &t.fields)) {
+    // Read onto the stack first: an unchanged re-announcement (every few messages) then costs
+    // no allocation.
+    const std::span<FieldSpec> fields(buf.data(), too_large ? 0 : field_count);
+    if (!read_fields(body, field_count, fields)) {
       // The record runs past its set: nothing after it can be located.
       stats.count(DecodeStatus::kTruncated);
       note(status, DecodeStatus::kTruncated);
@@ -96,6 +95,17 @@ DecodeStatus template_set(ByteReader body, bool options, const MessageInfo& info
       note(status, DecodeStatus::kBadTemplate);
       continue;
     }
+    if (refresh_template(WireProtocol::kIpfix, info.domain, template_id, fields, scope_count,
+                         options, exporter)) {
+      continue;
+    }
+    Template t;
+    t.protocol = WireProtocol::kIpfix;
+    t.domain = info.domain;
+    t.id = template_id;
+    t.is_options = options;
+    t.scope_count = scope_count;
+    t.fields.assign(fields.begin(), fields.end());
     const DecodeStatus s = learn_template(std::move(t), config, exporter);
     if (s != DecodeStatus::kOk) note(status, s);
   }

@@ -1,6 +1,7 @@
 // NetFlow v9 (RFC 3954): header, FlowSet walk, template and options template records. Data
 // FlowSets run through the shared template engine (decode/detail/template_engine.h).
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <utility>
@@ -28,6 +29,7 @@ void note(DecodeStatus& status, DecodeStatus s) noexcept {
 DecodeStatus template_set(ByteReader body, const MessageInfo& info, const Config& config,
                           ExporterState& exporter) {
   DecodeStatus status = DecodeStatus::kOk;
+  std::array<FieldSpec, kMaxFieldsPerTemplate> buf;  // one record's fields, before any Template
   while (body.remaining() >= 4) {
     if (all_zero(body.rest())) break;  // padding
     const uint16_t template_id = body.u16();
@@ -50,15 +52,22 @@ DecodeStatus template_set(ByteReader body, const MessageInfo& info, const Config
       note(status, DecodeStatus::kBadTemplate);
       continue;
     }
+    // Read onto the stack first: an unchanged re-announcement (every few packets) then costs
+    // no allocation.
+    const std::span<FieldSpec> fields(buf.data(), field_count);
+    for (FieldSpec& f : fields) {
+      f.id = body.u16();
+      f.length = body.u16();
+    }
+    if (refresh_template(WireProtocol::kNetflowV9, info.domain, template_id, fields, 0, false,
+                         exporter)) {
+      continue;
+    }
     Template t;
     t.protocol = WireProtocol::kNetflowV9;
     t.domain = info.domain;
     t.id = template_id;
-    t.fields.resize(field_count);
-    for (FieldSpec& f : t.fields) {
-      f.id = body.u16();
-      f.length = body.u16();
-    }
+    t.fields.assign(fields.begin(), fields.end());
     const DecodeStatus s = learn_template(std::move(t), config, exporter);
     if (s != DecodeStatus::kOk) note(status, s);
   }
@@ -70,6 +79,7 @@ DecodeStatus template_set(ByteReader body, const MessageInfo& info, const Config
 DecodeStatus options_template_set(ByteReader body, const MessageInfo& info, const Config& config,
                                   ExporterState& exporter) {
   DecodeStatus status = DecodeStatus::kOk;
+  std::array<FieldSpec, kMaxFieldsPerTemplate> buf;  // one record's fields, before any Template
   while (body.remaining() >= 6) {
     if (all_zero(body.rest())) break;  // padding
     const uint16_t template_id = body.u16();
@@ -98,17 +108,22 @@ DecodeStatus options_template_set(ByteReader body, const MessageInfo& info, cons
       note(status, DecodeStatus::kBadTemplate);
       continue;
     }
+    const std::span<FieldSpec> fields(buf.data(), field_count);
+    for (FieldSpec& f : fields) {
+      f.id = body.u16();
+      f.length = body.u16();
+    }
+    if (refresh_template(WireProtocol::kNetflowV9, info.domain, template_id, fields,
+                         static_cast<uint16_t>(scope_count), true, exporter)) {
+      continue;
+    }
     Template t;
     t.protocol = WireProtocol::kNetflowV9;
     t.domain = info.domain;
     t.id = template_id;
     t.is_options = true;
     t.scope_count = static_cast<uint16_t>(scope_count);
-    t.fields.resize(field_count);
-    for (FieldSpec& f : t.fields) {
-      f.id = body.u16();
-      f.length = body.u16();
-    }
+    t.fields.assign(fields.begin(), fields.end());
     const DecodeStatus s = learn_template(std::move(t), config, exporter);
     if (s != DecodeStatus::kOk) note(status, s);
   }

@@ -52,6 +52,10 @@ constexpr uint32_t kExtendedGateway = 1003;
 constexpr uint32_t kGenericInterfaceCounters = 1;
 constexpr size_t kGenericInterfaceCountersLen = 88;
 
+// Fixed parts of a flow sample before its records, record count included.
+constexpr size_t kFlowSampleLen = 32;
+constexpr size_t kExpandedFlowSampleLen = 44;
+
 // Every sample and record starts with a 4-byte tag and a 4-byte length: the smallest size a
 // count read from the wire can claim per element, used to bound that count by the bytes left.
 constexpr size_t kMinElementLen = 8;
@@ -110,22 +114,60 @@ struct FlowSampleParts {
   bool have_router_next_hop = false;
 };
 
+/// The FlowRecord fields `parse_packet_header` may write (see its contract), saved so that a
+/// header that fails half-way can be undone without copying the whole record.
+struct HeaderFields {
+  std::array<uint8_t, 6> src_mac;
+  std::array<uint8_t, 6> dst_mac;
+  uint16_t vlan;
+  flow::IpAddress src;
+  flow::IpAddress dst;
+  uint16_t src_port;
+  uint16_t dst_port;
+  uint16_t tcp_flags;
+  uint8_t ip_protocol;
+  uint8_t tos;
+  uint8_t icmp_type;
+  uint8_t icmp_code;
+
+  static HeaderFields save(const flow::FlowRecord& rec) noexcept {
+    return {rec.src_mac,  rec.dst_mac,   rec.vlan,        rec.src, rec.dst,       rec.src_port,
+            rec.dst_port, rec.tcp_flags, rec.ip_protocol, rec.tos, rec.icmp_type, rec.icmp_code};
+  }
+  void restore(flow::FlowRecord& rec) const noexcept {
+    rec.src_mac = src_mac;
+    rec.dst_mac = dst_mac;
+    rec.vlan = vlan;
+    rec.src = src;
+    rec.dst = dst;
+    rec.src_port = src_port;
+    rec.dst_port = dst_port;
+    rec.tcp_flags = tcp_flags;
+    rec.ip_protocol = ip_protocol;
+    rec.tos = tos;
+    rec.icmp_type = icmp_type;
+    rec.icmp_code = icmp_code;
+  }
+};
+
 DecodeStatus read_raw_header(ByteReader& r, flow::FlowRecord& rec,
                              FlowSampleParts& parts) noexcept {
-  const uint32_t header_protocol = r.u32();
-  const uint32_t frame_length = r.u32();
-  r.skip(4);  // stripped: already included in frame_length
-  const uint32_t header_len = r.u32();
-  if (!r.ok() || header_len > r.remaining()) return DecodeStatus::kBadSample;
-  // Parse into a scratch copy: a header that fails half-way must not leave partial fields.
-  flow::FlowRecord parsed = rec;
-  const DecodeStatus status =
-      parse_packet_header(header_protocol, r.rest().first(header_len), parsed);
+  // header_protocol, frame_length, stripped (already included in frame_length), header length.
+  if (!r.has(16)) return DecodeStatus::kBadSample;
+  const std::byte* p = r.current();
+  const uint32_t header_protocol = ByteReader::load_be32(p);
+  const uint32_t frame_length = ByteReader::load_be32(p + 4);
+  const uint32_t header_len = ByteReader::load_be32(p + 12);
+  r.skip(16);
+  if (header_len > r.remaining()) return DecodeStatus::kBadSample;
+  // A header that fails half-way must not leave partial fields: undo them from a saved copy.
+  const HeaderFields saved = HeaderFields::save(rec);
+  const DecodeStatus status = parse_packet_header(header_protocol, r.rest().first(header_len), rec);
   if (status != DecodeStatus::kOk) {
+    saved.restore(rec);
     parts.header_problem = status;
     return DecodeStatus::kOk;  // the sample is well formed; the header is just not usable
   }
-  rec = parsed;
   parts.have_header = true;
   parts.header_bytes = frame_length;
   return DecodeStatus::kOk;
@@ -207,41 +249,46 @@ DecodeStatus read_extended_gateway(ByteReader& r, flow::FlowRecord& rec,
   return DecodeStatus::kOk;
 }
 
-/// Decodes one flow sample (compact or expanded) into one record in `out`. Returns kOk when a
-/// record was emitted, else why not (not yet counted): kBadSample for a malformed sample,
+/// Decodes one flow sample (compact or expanded) into `rec`, a default record. Returns kOk when
+/// the record is complete, else why not (not yet counted): kBadSample for a malformed sample,
 /// kUnsupportedHeader / kTruncated for a well-formed one whose packet header gave no addresses.
-DecodeStatus decode_flow_sample(ByteReader& r, bool expanded, const DatagramInfo& info,
-                                ExporterStats& stats, flow::FlowBatch& out) noexcept {
-  r.skip(4);  // sequence number
+DecodeStatus fill_flow_sample(ByteReader& r, bool expanded, const DatagramInfo& info,
+                              ExporterStats& stats, flow::FlowRecord& rec) noexcept {
+  // The fixed part is checked once, then read at its offsets (sFlow v5 flow_sample /
+  // flow_sample_expanded, up to the record count).
+  const size_t fixed_len = expanded ? kExpandedFlowSampleLen : kFlowSampleLen;
+  if (!r.has(fixed_len)) return DecodeStatus::kBadSample;
+  const std::byte* p = r.current();
+  r.skip(fixed_len);
   uint32_t input_format = 0;
   uint32_t input_value = 0;
   uint32_t output_format = 0;
   uint32_t output_value = 0;
   uint32_t sampling_rate = 0;
+  uint32_t record_count = 0;
   if (expanded) {
-    r.skip(8);  // source_id_type, source_id_index
-    sampling_rate = r.u32();
-    r.skip(8);  // sample_pool, drops
-    input_format = r.u32();
-    input_value = r.u32();
-    output_format = r.u32();
-    output_value = r.u32();
+    // sequence, source_id_type, source_id_index, sampling_rate, sample_pool, drops, input
+    // (format, value), output (format, value), record count.
+    sampling_rate = ByteReader::load_be32(p + 12);
+    input_format = ByteReader::load_be32(p + 24);
+    input_value = ByteReader::load_be32(p + 28);
+    output_format = ByteReader::load_be32(p + 32);
+    output_value = ByteReader::load_be32(p + 36);
+    record_count = ByteReader::load_be32(p + 40);
   } else {
-    r.skip(4);  // source_id
-    sampling_rate = r.u32();
-    r.skip(8);  // sample_pool, drops
-    const uint32_t input = r.u32();
-    const uint32_t output = r.u32();
+    // sequence, source_id, sampling_rate, sample_pool, drops, input, output, record count.
+    sampling_rate = ByteReader::load_be32(p + 8);
+    const uint32_t input = ByteReader::load_be32(p + 20);
+    const uint32_t output = ByteReader::load_be32(p + 24);
+    record_count = ByteReader::load_be32(p + 28);
     input_format = input >> 30;
     input_value = input & 0x3fffffffu;
     output_format = output >> 30;
     output_value = output & 0x3fffffffu;
   }
-  const uint32_t record_count = r.u32();
-  if (!r.ok() || record_count > r.remaining() / kMinElementLen) return DecodeStatus::kBadSample;
+  if (record_count > r.remaining() / kMinElementLen) return DecodeStatus::kBadSample;
 
   const PacketContext& ctx = *info.ctx;
-  flow::FlowRecord rec;
   rec.arrival_ns = ctx.arrival_ns;
   rec.start_ns = ctx.arrival_ns;
   rec.end_ns = ctx.arrival_ns;
@@ -292,7 +339,18 @@ DecodeStatus decode_flow_sample(ByteReader& r, bool expanded, const DatagramInfo
     rec.device_sampling_rate = sampling_rate;
   }
   rec.sampling_rate = static_cast<double>(rec.device_sampling_rate);
-  out.add() = rec;
+  return DecodeStatus::kOk;
+}
+
+/// Decodes one flow sample straight into a new record of `out` (no copy of the record), which
+/// is taken back when the sample yields none. Returns as `fill_flow_sample`.
+DecodeStatus decode_flow_sample(ByteReader& r, bool expanded, const DatagramInfo& info,
+                                ExporterStats& stats, flow::FlowBatch& out) noexcept {
+  const DecodeStatus status = fill_flow_sample(r, expanded, info, stats, out.add());
+  if (status != DecodeStatus::kOk) {
+    out.pop_back();
+    return status;
+  }
   ++stats.records;
   return DecodeStatus::kOk;
 }

@@ -64,6 +64,117 @@ TEST(Ipfix, MillisecondTimesAndCounters) {
   EXPECT_EQ(stats_of(decoder).records, 1u);
 }
 
+TEST(Ipfix, ReducedSizeAndMixedWidthFieldsOnTheFastProgram) {
+  Decoder decoder;
+  FlowBatch out;
+  auto p = FlowPacket::ipfix();
+  // RFC 7011 §6.2 reduced-size integers, a 4-byte forwarding status into an 8-bit member, IPv6
+  // addresses, MACs, a masked VLAN and an unknown element skipped between them.
+  p.template_set(256, {{1, 3},
+                       {2, 1},
+                       {10, 2},
+                       {16, 2},
+                       {89, 4},
+                       {999, 5},
+                       {27, 16},
+                       {28, 16},
+                       {56, 6},
+                       {80, 6},
+                       {58, 2},
+                       {6, 1},
+                       {152, 6}});
+  p.begin_set(256);
+  p.w.bytes({0x01, 0x02, 0x03}).u8(7).u16(12).u16(64500).u32(0x01020340);
+  p.w.bytes({9, 9, 9, 9, 9});
+  p.w.bytes({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1});
+  p.w.bytes({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2});
+  p.w.bytes({1, 2, 3, 4, 5, 6}).bytes({7, 8, 9, 10, 11, 12}).u16(0xf00a).u8(0x12);
+  p.w.bytes({0x01, 0x8d, 0x0d, 0x00, 0xc2, 0x6c});  // 1705320170092 ms in 6 bytes
+  p.end_set();
+  ASSERT_EQ(testing::feed(decoder, p, out), DecodeStatus::kOk);
+  ASSERT_EQ(out.size(), 1u);
+  const flow::FlowRecord& r = out[0];
+  EXPECT_EQ(r.bytes, 0x010203u);
+  EXPECT_EQ(r.packets, 7u);
+  EXPECT_EQ(r.input_if, 12u);
+  EXPECT_EQ(r.src_as, 64500u);
+  EXPECT_EQ(r.forwarding_status, 0x40);  // as the cast to the 8-bit member keeps it
+  EXPECT_EQ(r.src.bytes[15], 1);
+  EXPECT_EQ(r.dst.bytes[15], 2);
+  EXPECT_EQ(r.src.bytes[0], 0x20);
+  EXPECT_EQ(r.src_mac[0], 1);
+  EXPECT_EQ(r.dst_mac[5], 12);
+  EXPECT_EQ(r.vlan, 0x00a);
+  EXPECT_EQ(r.tcp_flags, 0x12);
+  EXPECT_EQ(r.start_ns, 1705320170092LL * 1'000'000);
+  EXPECT_EQ(r.end_ns, r.start_ns);  // no end time: the start time stands in
+  EXPECT_EQ(r.exporter, testing::test_context().exporter);
+  EXPECT_EQ(r.exporter_port, 2055);
+  EXPECT_EQ(r.arrival_ns, testing::kArrivalNs);
+  EXPECT_EQ(r.source, flow::SourceProtocol::kIpfix);
+  EXPECT_TRUE(r.flags & rf::kSamplingRateUnknown);
+  EXPECT_EQ(stats_of(decoder).sampling_unknown, 1u);
+}
+
+TEST(Ipfix, FieldsWritingTheSameMemberKeepWireOrder) {
+  Decoder decoder;
+  FlowBatch out;
+  auto p = FlowPacket::ipfix();
+  // icmpTypeIPv4 (176) then icmpTypeCodeIPv4 (32); sourceIPv6Address (27) then
+  // sourceIPv4Address (8): the later field wins, as decoding field by field would have it.
+  p.template_set(256, {{176, 1}, {1, 4}, {32, 2}, {27, 16}, {2, 4}, {8, 4}});
+  p.begin_set(256).w.u8(8).u32(100).u16(0x0300);
+  p.w.bytes({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1});
+  p.w.u32(2).ipv4(10, 0, 0, 9);
+  p.end_set();
+  ASSERT_EQ(testing::feed(decoder, p, out), DecodeStatus::kOk);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].icmp_type, 3);
+  EXPECT_EQ(out[0].icmp_code, 0);
+  EXPECT_EQ(out[0].src, IpAddress::from_v4(0x0a000009));
+  EXPECT_EQ(out[0].bytes, 100u);
+  EXPECT_EQ(out[0].packets, 2u);
+}
+
+TEST(Ipfix, SeveralStartTimesDecodeOnTheGenericProgramLastWins) {
+  Decoder decoder;
+  FlowBatch out;
+  auto p = FlowPacket::ipfix();
+  p.template_set(256, {{152, 8}, {150, 4}, {1, 4}});
+  p.begin_set(256).w.u64(1705320170123).u32(kExportSecs - 20).u32(99);
+  p.end_set();
+  ASSERT_EQ(testing::feed(decoder, p, out), DecodeStatus::kOk);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].start_ns, kExportNs - 20'000'000'000);
+  EXPECT_EQ(out[0].end_ns, kExportNs - 20'000'000'000);
+  EXPECT_EQ(out[0].bytes, 99u);
+}
+
+TEST(Ipfix, UnchangedTemplateRefreshKeepsDecoding) {
+  Decoder decoder;
+  FlowBatch out;
+  for (int round = 0; round < 3; ++round) {
+    auto p = FlowPacket::ipfix();
+    p.template_set(256, {{1, 4}, {2, 4}});
+    p.begin_set(256).w.u32(1000 + round).u32(10);
+    p.end_set();
+    ASSERT_EQ(testing::feed(decoder, p, out), DecodeStatus::kOk);
+  }
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[2].bytes, 1002u);
+  ExporterStats s = stats_of(decoder);
+  EXPECT_EQ(s.templates_added, 1u);
+  EXPECT_EQ(s.templates_active, 1u);
+  // A changed layout under the same id is still learned.
+  auto p = FlowPacket::ipfix();
+  p.template_set(256, {{2, 4}, {1, 4}});
+  p.begin_set(256).w.u32(5).u32(500);
+  p.end_set();
+  ASSERT_EQ(testing::feed(decoder, p, out), DecodeStatus::kOk);
+  EXPECT_EQ(out[3].bytes, 500u);
+  EXPECT_EQ(stats_of(decoder).templates_added, 2u);
+}
+
 TEST(Ipfix, SecondsNtpAndDeltaTimes) {
   Decoder decoder;
   FlowBatch out;

@@ -319,6 +319,34 @@ TEST_F(SflowTest, HeaderCutBeforeAddressesIsTruncated) {
   EXPECT_EQ(batch_.size(), 0u);
 }
 
+TEST_F(SflowTest, HeaderCutHalfWayLeavesNoPartialFields) {
+  WireWriter w;
+  datagram_header(w, 1);
+  // The sampled IPv4 record gives the addresses; the raw header after it is cut inside the IP
+  // header, after its MACs were read: none of its fields may stay in the record.
+  flow_sample(w, 2, [](WireWriter& b) {
+    element(b, 0, 3, [](WireWriter& s) {
+      s.u32(84).u32(17).ipv4(10, 1, 1, 1).ipv4(10, 2, 2, 2).u32(53).u32(5353).u32(0).u32(0x20);
+    });
+    element(b, 0, 1, [](WireWriter& h) {
+      h.u32(1).u32(1518).u32(0).u32(20);
+      WireWriter frame;
+      frame_bytes(frame);
+      frame.truncate(20);
+      h.bytes(frame.span());
+    });
+  });
+  ASSERT_EQ(decode(w), DecodeStatus::kOk);
+  ASSERT_EQ(batch_.size(), 1u);
+  const flow::FlowRecord& r = batch_[0];
+  EXPECT_EQ(r.src, *flow::IpAddress::parse("10.1.1.1"));
+  EXPECT_EQ(r.dst_port, 5353);
+  EXPECT_EQ(r.tos, 0x20);
+  EXPECT_EQ(r.bytes, 84u);
+  EXPECT_EQ(r.src_mac, (std::array<uint8_t, 6>{}));
+  EXPECT_EQ(r.dst_mac, (std::array<uint8_t, 6>{}));
+}
+
 TEST_F(SflowTest, HeaderLengthPastItsRecordIsBadSample) {
   WireWriter w;
   datagram_header(w, 1);

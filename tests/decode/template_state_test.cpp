@@ -53,6 +53,73 @@ TEST(CompileTemplate, MergesSkipsAndPicksBestRankedElement) {
   EXPECT_FALSE(t.has_varlen);
 }
 
+TEST(CompileTemplate, FastProgramDropsSkipsAndConvertsTimesOncePerRecord) {
+  Template t = make_template(256, {{999, 3}, {8, 4}, {1, 3}, {152, 8}, {7, 2}, {153, 8}, {58, 2}});
+  ASSERT_EQ(detail::compile_template(t), DecodeStatus::kOk);
+  ASSERT_TRUE(t.fast);
+  EXPECT_TRUE(t.fast_generic);  // the VLAN id is masked by the generic store
+  EXPECT_EQ(t.start_time, detail::TimeKind::kMs);
+  EXPECT_EQ(t.end_time, detail::TimeKind::kMs);
+  ASSERT_EQ(t.fast_ops.size(), 6u);
+  const auto op_for = [&t](Target target) {
+    for (const detail::FastOp& op : t.fast_ops) {
+      if (op.target == target) return op;
+    }
+    ADD_FAILURE() << "no step for target " << static_cast<int>(target);
+    return detail::FastOp{};
+  };
+  EXPECT_EQ(op_for(Target::kSrcV4).offset, 3);
+  EXPECT_EQ(op_for(Target::kSrcV4).code, detail::OpCode::kAddressV4);
+  EXPECT_EQ(op_for(Target::kBytes).offset, 7);
+  EXPECT_EQ(op_for(Target::kBytes).code, detail::OpCode::kIntNTo8);    // 3-byte reduced size
+  EXPECT_EQ(op_for(Target::kStartMs).code, detail::OpCode::kInt8To8);  // raw, converted later
+  EXPECT_EQ(op_for(Target::kEndMs).offset, 20);
+  EXPECT_EQ(op_for(Target::kSrcPort).code, detail::OpCode::kInt2To2);
+  EXPECT_EQ(op_for(Target::kVlan).code, detail::OpCode::kGeneric);
+  // Independent stores are grouped by code: one run each for generic, 2→2, 8→8 (start and
+  // end), N→8 and the address.
+  ASSERT_EQ(t.fast_runs.size(), 5u);
+  size_t covered = 0;
+  for (const detail::FastRun& run : t.fast_runs) {
+    EXPECT_EQ(run.begin, covered);
+    for (size_t op_idx = run.begin; op_idx < run.end; ++op_idx) {
+      EXPECT_EQ(t.fast_ops[op_idx].code, run.code);
+    }
+    covered = run.end;
+  }
+  EXPECT_EQ(covered, t.fast_ops.size());
+}
+
+TEST(CompileTemplate, FastProgramKeepsFieldOrderWhenStoresOverlap) {
+  // IE 32 (type and code, generic store) and IE 176 (type) both write icmp_type: the last field
+  // must win, so the steps stay in field order.
+  Template t = make_template(256, {{176, 1}, {1, 4}, {32, 2}, {2, 4}});
+  ASSERT_EQ(detail::compile_template(t), DecodeStatus::kOk);
+  ASSERT_TRUE(t.fast);
+  ASSERT_EQ(t.fast_ops.size(), 4u);
+  EXPECT_EQ(t.fast_ops[0].target, Target::kIcmpType);
+  EXPECT_EQ(t.fast_ops[1].target, Target::kBytes);
+  EXPECT_EQ(t.fast_ops[2].target, Target::kIcmpTypeCode);
+  EXPECT_EQ(t.fast_ops[3].target, Target::kPackets);
+  EXPECT_EQ(t.fast_runs.size(), 4u);  // 1→1, 4→8, generic, 4→8: nothing adjacent to merge
+}
+
+TEST(CompileTemplate, NoFastProgramForOptionsVarlenOrSeveralStartTimes) {
+  Template options = make_template(256, {{143, 4}, {34, 4}});
+  options.is_options = true;
+  options.scope_count = 1;
+  ASSERT_EQ(detail::compile_template(options), DecodeStatus::kOk);
+  EXPECT_FALSE(options.fast);
+  Template varlen = make_template(257, {{8, 4}, {82, 0xFFFF}});
+  ASSERT_EQ(detail::compile_template(varlen), DecodeStatus::kOk);
+  EXPECT_FALSE(varlen.fast);
+  // Two start times: the last one wins on the generic program, which stays in charge.
+  Template two_starts = make_template(258, {{152, 8}, {150, 4}});
+  ASSERT_EQ(detail::compile_template(two_starts), DecodeStatus::kOk);
+  EXPECT_FALSE(two_starts.fast);
+  EXPECT_TRUE(two_starts.fast_ops.empty());
+}
+
 TEST(CompileTemplate, RejectsImpossibleLayouts) {
   Template bad_addr = make_template(256, {{27, 4}});
   EXPECT_EQ(detail::compile_template(bad_addr), DecodeStatus::kBadFieldLength);

@@ -1,9 +1,13 @@
 #include "decode/detail/template_cache.h"
 
+#include <algorithm>
 #include <array>
+#include <cstddef>
 #include <limits>
+#include <type_traits>
 
 #include "decode/config.h"
+#include "flow/flow_record.h"
 
 namespace fathom::decode::detail {
 namespace {
@@ -19,10 +23,212 @@ IeInfo info_for(WireProtocol protocol, const FieldSpec& f) noexcept {
   return IeInfo{};  // other enterprise elements: skipped by length
 }
 
+using flow::FlowRecord;
+
+// The fast program stores into FlowRecord members by byte offset.
+static_assert(std::is_standard_layout_v<FlowRecord>);
+
+/// A FlowRecord member: byte offset and size (size 0: not a plain member store).
+struct Member {
+  size_t offset = 0;
+  size_t size = 0;
+};
+
+// Offset and size of a FlowRecord member, for the two tables below; #undef after them.
+#define FATHOM_MEMBER(name) (Member{offsetof(FlowRecord, name), sizeof(FlowRecord::name)})
+
+/// The member an unsigned integer target is stored in as is (a truncating cast), or size 0.
+Member int_member(Target target) noexcept {
+  switch (target) {
+    case Target::kBytes: return FATHOM_MEMBER(bytes);
+    case Target::kPackets: return FATHOM_MEMBER(packets);
+    case Target::kProtocol: return FATHOM_MEMBER(ip_protocol);
+    case Target::kTos: return FATHOM_MEMBER(tos);
+    case Target::kTcpFlags: return FATHOM_MEMBER(tcp_flags);
+    case Target::kSrcPort: return FATHOM_MEMBER(src_port);
+    case Target::kDstPort: return FATHOM_MEMBER(dst_port);
+    case Target::kSrcMask: return FATHOM_MEMBER(src_mask);
+    case Target::kDstMask: return FATHOM_MEMBER(dst_mask);
+    case Target::kInputIf: return FATHOM_MEMBER(input_if);
+    case Target::kOutputIf: return FATHOM_MEMBER(output_if);
+    case Target::kSrcAs: return FATHOM_MEMBER(src_as);
+    case Target::kDstAs: return FATHOM_MEMBER(dst_as);
+    case Target::kIcmpType: return FATHOM_MEMBER(icmp_type);
+    case Target::kIcmpCode: return FATHOM_MEMBER(icmp_code);
+    case Target::kDirection: return FATHOM_MEMBER(exporter_direction);
+    case Target::kForwardingStatus: return FATHOM_MEMBER(forwarding_status);
+    case Target::kEndReason: return FATHOM_MEMBER(end_reason);
+    default: return {};
+  }
+}
+
+/// The address or MAC member a target is copied into, or size 0.
+Member bytes_member(Target target) noexcept {
+  switch (target) {
+    case Target::kSrcV4:
+    case Target::kSrcV6: return FATHOM_MEMBER(src);
+    case Target::kDstV4:
+    case Target::kDstV6: return FATHOM_MEMBER(dst);
+    case Target::kNextHopV4:
+    case Target::kNextHopV6: return FATHOM_MEMBER(next_hop);
+    case Target::kSrcMac: return FATHOM_MEMBER(src_mac);
+    case Target::kDstMac: return FATHOM_MEMBER(dst_mac);
+    default: return {};
+  }
+}
+
+#undef FATHOM_MEMBER
+
+size_t width_index(size_t bytes) noexcept {
+  switch (bytes) {
+    case 1: return 0;
+    case 2: return 1;
+    case 4: return 2;
+    case 8: return 3;
+    default: return 4;  // reduced-size 3, 5, 6, 7 (loads only)
+  }
+}
+
+/// The time kind of a start (`start` true) or end time target; kNone for other targets.
+TimeKind time_kind(WireProtocol protocol, Target target, bool start) noexcept {
+  const bool v9 = protocol == WireProtocol::kNetflowV9;
+  switch (target) {
+    case Target::kStartUptime:
+      return start ? (v9 ? TimeKind::kUptimeV9 : TimeKind::kUptimeIpfix) : TimeKind::kNone;
+    case Target::kEndUptime:
+      return start ? TimeKind::kNone : (v9 ? TimeKind::kUptimeV9 : TimeKind::kUptimeIpfix);
+    case Target::kStartSec: return start ? TimeKind::kSec : TimeKind::kNone;
+    case Target::kEndSec: return start ? TimeKind::kNone : TimeKind::kSec;
+    case Target::kStartMs: return start ? TimeKind::kMs : TimeKind::kNone;
+    case Target::kEndMs: return start ? TimeKind::kNone : TimeKind::kMs;
+    case Target::kStartNtp: return start ? TimeKind::kNtp : TimeKind::kNone;
+    case Target::kEndNtp: return start ? TimeKind::kNone : TimeKind::kNtp;
+    case Target::kStartDeltaUs: return start ? TimeKind::kDeltaUs : TimeKind::kNone;
+    case Target::kEndDeltaUs: return start ? TimeKind::kNone : TimeKind::kDeltaUs;
+    default: return TimeKind::kNone;
+  }
+}
+
+/// The fast step for a field of `length` bytes feeding `target`. Widths were validated by the
+/// compiler's first pass (IeInfo min/max), so every code below sees a width it can read.
+FastOp fast_op(const Template& t, Target target, uint16_t offset, uint16_t length) noexcept {
+  FastOp op;
+  op.offset = offset;
+  op.length = length;
+  op.target = target;
+  Member m = int_member(target);
+  // Time fields are stored raw into start_ns/end_ns and converted once per record.
+  if (time_kind(t.protocol, target, true) != TimeKind::kNone) {
+    m = Member{offsetof(FlowRecord, start_ns), sizeof(FlowRecord::start_ns)};
+  } else if (time_kind(t.protocol, target, false) != TimeKind::kNone) {
+    m = Member{offsetof(FlowRecord, end_ns), sizeof(FlowRecord::end_ns)};
+  }
+  if (m.size != 0) {
+    const size_t code =
+        static_cast<size_t>(OpCode::kInt1To1) + width_index(length) * 4 + width_index(m.size);
+    op.code = static_cast<OpCode>(code);
+    op.member = static_cast<uint16_t>(m.offset);
+    return op;
+  }
+  if (const Member b = bytes_member(target); b.size != 0) {
+    op.member = static_cast<uint16_t>(b.offset);
+    if (target == Target::kSrcMac || target == Target::kDstMac) {
+      op.code = OpCode::kMac;
+    } else {
+      op.code = length == 4 ? OpCode::kAddressV4 : OpCode::kAddressV6;
+    }
+  }
+  return op;
+}
+
+/// The FlowRecord bytes a fast step writes (size 0: only scratch values).
+Member written_bytes(const FastOp& op) noexcept {
+  switch (op.code) {
+    case OpCode::kGeneric:
+      // The generic store writes scratch values, except for these two targets.
+      if (op.target == Target::kIcmpTypeCode) {
+        return Member{offsetof(FlowRecord, icmp_type), 2};
+      }
+      if (op.target == Target::kVlan) return Member{offsetof(FlowRecord, vlan), 2};
+      return {};
+    case OpCode::kAddressV4:
+    case OpCode::kAddressV6: return Member{op.member, sizeof(flow::IpAddress)};
+    case OpCode::kMac: return Member{op.member, 6};
+    default: {
+      // Integer stores: the member size is the code's second width.
+      constexpr size_t kSizes[] = {1, 2, 4, 8};
+      const size_t index = static_cast<size_t>(op.code) - static_cast<size_t>(OpCode::kInt1To1);
+      return Member{op.member, kSizes[index % 4]};
+    }
+  }
+}
+
+/// True when no two steps write the same FlowRecord byte, so their order does not matter.
+bool stores_are_independent(const std::vector<FastOp>& ops) noexcept {
+  static_assert(offsetof(FlowRecord, icmp_code) == offsetof(FlowRecord, icmp_type) + 1);
+  std::array<bool, sizeof(FlowRecord)> written{};
+  for (const FastOp& op : ops) {
+    const Member m = written_bytes(op);
+    for (size_t byte = m.offset; byte < m.offset + m.size; ++byte) {
+      if (written[byte]) return false;
+      written[byte] = true;
+    }
+  }
+  return true;
+}
+
+/// Builds the fast program of a fixed-length data template from `t.ops`. Templates with several
+/// start (or end) time fields keep the generic program: there the last field wins and each
+/// conversion may flag the record, which the one-conversion-per-record path does not model.
+void compile_fast_ops(Template& t) {
+  size_t start_fields = 0;
+  size_t end_fields = 0;
+  for (const FieldOp& op : t.ops) {
+    if (const TimeKind k = time_kind(t.protocol, op.target, true); k != TimeKind::kNone) {
+      t.start_time = k;
+      ++start_fields;
+    }
+    if (const TimeKind k = time_kind(t.protocol, op.target, false); k != TimeKind::kNone) {
+      t.end_time = k;
+      ++end_fields;
+    }
+  }
+  if (start_fields > 1 || end_fields > 1) {
+    t.start_time = t.end_time = TimeKind::kNone;
+    return;
+  }
+  t.fast_ops.reserve(t.ops.size());
+  size_t offset = 0;
+  for (const FieldOp& op : t.ops) {
+    if (op.target != Target::kSkip) {
+      t.fast_ops.push_back(fast_op(t, op.target, static_cast<uint16_t>(offset), op.length));
+      if (t.fast_ops.back().code == OpCode::kGeneric) t.fast_generic = true;
+    }
+    offset += op.length;
+  }
+  if (stores_are_independent(t.fast_ops)) {
+    std::stable_sort(t.fast_ops.begin(), t.fast_ops.end(),
+                     [](const FastOp& a, const FastOp& b) { return a.code < b.code; });
+  }
+  for (size_t op_idx = 0; op_idx < t.fast_ops.size(); ++op_idx) {
+    const OpCode code = t.fast_ops[op_idx].code;
+    if (t.fast_runs.empty() || t.fast_runs.back().code != code) {
+      t.fast_runs.push_back({static_cast<uint16_t>(op_idx), static_cast<uint16_t>(op_idx), code});
+    }
+    t.fast_runs.back().end = static_cast<uint16_t>(op_idx + 1);
+  }
+  t.fast = true;
+}
+
 }  // namespace
 
-DecodeStatus compile_template(Template& t) noexcept {
+DecodeStatus compile_template(Template& t) {
   t.ops.clear();
+  t.fast_ops.clear();
+  t.fast_runs.clear();
+  t.fast = false;
+  t.fast_generic = false;
+  t.start_time = t.end_time = TimeKind::kNone;
   t.min_record_len = 0;
   t.has_varlen = false;
   t.per_record_sampling = false;
@@ -83,6 +289,7 @@ DecodeStatus compile_template(Template& t) noexcept {
   }
   if (t.min_record_len == 0) return DecodeStatus::kBadTemplate;
   if (t.min_record_len > kMaxRecordLen) return DecodeStatus::kTemplateTooLarge;
+  if (!t.has_varlen && !t.is_options) compile_fast_ops(t);
   return DecodeStatus::kOk;
 }
 
@@ -91,6 +298,19 @@ Template* TemplateCache::find(uint64_t key) noexcept {
   if (it == templates_.end()) return nullptr;
   it->second.last_used = ++tick_;
   return &it->second;
+}
+
+bool TemplateCache::refresh(uint64_t key, std::span<const FieldSpec> fields, uint16_t scope_count,
+                            bool is_options) noexcept {
+  auto it = templates_.find(key);
+  if (it == templates_.end()) return false;
+  Template& t = it->second;
+  if (t.scope_count != scope_count || t.is_options != is_options ||
+      !std::equal(t.fields.begin(), t.fields.end(), fields.begin(), fields.end())) {
+    return false;
+  }
+  t.last_used = ++tick_;
+  return true;
 }
 
 const Template* TemplateCache::peek(uint64_t key) const noexcept {

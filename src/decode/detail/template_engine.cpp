@@ -209,6 +209,98 @@ void apply(Target target, const std::byte* p, uint16_t len, FlowRecord& r, Scrat
   }
 }
 
+/// Unsigned big-endian integer of exactly `kWidth` bytes (0: `len` bytes, reduced size).
+template <size_t kWidth>
+uint64_t load_uint(const std::byte* p, size_t len) noexcept {
+  if constexpr (kWidth == 1) return static_cast<uint8_t>(p[0]);
+  if constexpr (kWidth == 2) return ByteReader::load_be16(p);
+  if constexpr (kWidth == 4) return ByteReader::load_be32(p);
+  if constexpr (kWidth == 8) return ByteReader::load_be64(p);
+  return ByteReader::load_be_n(p, len);
+}
+
+/// Stores the low `kSize` bytes of `v` into the member at `dst` (the truncating cast `apply`
+/// makes).
+template <size_t kSize>
+void store_uint(std::byte* dst, uint64_t v) noexcept {
+  if constexpr (kSize == 1) {
+    const auto x = static_cast<uint8_t>(v);
+    std::memcpy(dst, &x, 1);
+  } else if constexpr (kSize == 2) {
+    const auto x = static_cast<uint16_t>(v);
+    std::memcpy(dst, &x, 2);
+  } else if constexpr (kSize == 4) {
+    const auto x = static_cast<uint32_t>(v);
+    std::memcpy(dst, &x, 4);
+  } else {
+    std::memcpy(dst, &v, 8);
+  }
+}
+
+/// Integer steps of one run: `[op, end)` all read `kLoad` bytes (0: their own reduced length)
+/// and store `kStore` bytes.
+template <size_t kLoad, size_t kStore>
+void run_ints(const FastOp* op, const FastOp* end, const std::byte* p, std::byte* base) noexcept {
+  for (; op != end; ++op) {
+    store_uint<kStore>(base + op->member, load_uint<kLoad>(p + op->offset, op->length));
+  }
+}
+
+/// Runs a fast program (`Template::fast_runs` over `fast_ops`) over the record at `p`; the
+/// caller checked that `min_record_len`, the exact record length, bytes remain. Time fields are
+/// left raw.
+void run_fast(std::span<const FastRun> runs, const FastOp* ops, const std::byte* p, FlowRecord& r,
+              Scratch& s, const TimeBase& tb) noexcept {
+  auto* const base = reinterpret_cast<std::byte*>(&r);
+  for (const FastRun& run : runs) {
+    const FastOp* const first = ops + run.begin;
+    const FastOp* const last = ops + run.end;
+    switch (run.code) {
+      case OpCode::kGeneric:
+        for (const FastOp* op = first; op != last; ++op) {
+          apply(op->target, p + op->offset, op->length, r, s, tb);
+        }
+        break;
+      case OpCode::kInt1To1: run_ints<1, 1>(first, last, p, base); break;
+      case OpCode::kInt1To2: run_ints<1, 2>(first, last, p, base); break;
+      case OpCode::kInt1To4: run_ints<1, 4>(first, last, p, base); break;
+      case OpCode::kInt1To8: run_ints<1, 8>(first, last, p, base); break;
+      case OpCode::kInt2To1: run_ints<2, 1>(first, last, p, base); break;
+      case OpCode::kInt2To2: run_ints<2, 2>(first, last, p, base); break;
+      case OpCode::kInt2To4: run_ints<2, 4>(first, last, p, base); break;
+      case OpCode::kInt2To8: run_ints<2, 8>(first, last, p, base); break;
+      case OpCode::kInt4To1: run_ints<4, 1>(first, last, p, base); break;
+      case OpCode::kInt4To2: run_ints<4, 2>(first, last, p, base); break;
+      case OpCode::kInt4To4: run_ints<4, 4>(first, last, p, base); break;
+      case OpCode::kInt4To8: run_ints<4, 8>(first, last, p, base); break;
+      case OpCode::kInt8To1: run_ints<8, 1>(first, last, p, base); break;
+      case OpCode::kInt8To2: run_ints<8, 2>(first, last, p, base); break;
+      case OpCode::kInt8To4: run_ints<8, 4>(first, last, p, base); break;
+      case OpCode::kInt8To8: run_ints<8, 8>(first, last, p, base); break;
+      case OpCode::kIntNTo1: run_ints<0, 1>(first, last, p, base); break;
+      case OpCode::kIntNTo2: run_ints<0, 2>(first, last, p, base); break;
+      case OpCode::kIntNTo4: run_ints<0, 4>(first, last, p, base); break;
+      case OpCode::kIntNTo8: run_ints<0, 8>(first, last, p, base); break;
+      case OpCode::kAddressV4:
+        for (const FastOp* op = first; op != last; ++op) {
+          const flow::IpAddress a = flow::IpAddress::from_v4_bytes(p + op->offset);
+          std::memcpy(base + op->member, &a, sizeof(a));
+        }
+        break;
+      case OpCode::kAddressV6:
+        for (const FastOp* op = first; op != last; ++op) {
+          std::memcpy(base + op->member, p + op->offset, 16);
+        }
+        break;
+      case OpCode::kMac:
+        for (const FastOp* op = first; op != last; ++op) {
+          std::memcpy(base + op->member, p + op->offset, 6);
+        }
+        break;
+    }
+  }
+}
+
 /// Runs a template's program over one record at the start of `rec`. Returns the bytes consumed,
 /// or 0 when a variable-length field overruns the data (nothing beyond `rec` is read).
 size_t run_program(const Template& t, std::span<const std::byte> rec, FlowRecord& r, Scratch& s,
@@ -358,6 +450,118 @@ void emit_reverse(const FlowRecord& fwd, const Scratch& s, ExporterStats& stats,
   if (rev.flags & flow::record_flags::kSamplingRateUnknown) ++stats.sampling_unknown;
 }
 
+/// Epoch ns of a raw start/end value of `kind` (the rules of `apply` for the same targets).
+/// Sets `bad` for a time that cannot be represented, `unresolved` for an IPFIX uptime whose
+/// system init time is unknown.
+inline int64_t convert_time(TimeKind kind, uint64_t raw, const TimeBase& tb, bool& bad,
+                            bool& unresolved) noexcept {
+  switch (kind) {
+    case TimeKind::kNone: return 0;
+    case TimeKind::kUptimeV9: {
+      // RFC 3954 §5.1, see uptime_to_ns.
+      const auto behind = static_cast<int32_t>(tb.sys_uptime_ms - static_cast<uint32_t>(raw));
+      return (tb.export_ms - behind) * kNsPerMs;
+    }
+    case TimeKind::kUptimeIpfix:
+      if (!tb.has_system_init) {
+        unresolved = true;
+        return 0;
+      }
+      if (tb.system_init_ms > kMaxSystemInitMs) {
+        bad = true;
+        return 0;
+      }
+      return (tb.system_init_ms + static_cast<uint32_t>(raw)) * kNsPerMs;
+    case TimeKind::kSec: return static_cast<int64_t>(raw) * kNsPerSec;
+    case TimeKind::kMs:
+      if (raw > static_cast<uint64_t>(std::numeric_limits<int64_t>::max() / kNsPerMs)) {
+        bad = true;
+        return 0;
+      }
+      return static_cast<int64_t>(raw) * kNsPerMs;
+    case TimeKind::kNtp: return ntp_to_ns(raw);
+    case TimeKind::kDeltaUs: return tb.export_ms * kNsPerMs - static_cast<int64_t>(raw) * 1000;
+  }
+  return 0;
+}
+
+/// Decodes the records of one data set whose template has a fast program (`t.fast`): every
+/// record starts as a copy of `proto` (the per-set fields), the program fills the wire fields,
+/// and times are converted once per record by the template's time kinds.
+DecodeStatus run_fast_set(const Template& t, std::span<const std::byte> body,
+                          const MessageInfo& info, const TimeBase& tb, const FlowRecord& proto,
+                          bool rate_unknown, const Config& config, ExporterState& exporter,
+                          flow::FlowBatch& out) {
+  TemplateState& state = *exporter.templates;
+  ExporterStats& stats = exporter.stats;
+  const int64_t export_ns = tb.export_ms * kNsPerMs;
+  // Template facts in locals: the program's stores go through byte pointers, which the compiler
+  // must assume alias anything it would otherwise reload per record.
+  const std::span<const FastRun> runs = t.fast_runs;
+  const FastOp* const ops = t.fast_ops.data();
+  const TimeKind start_time = t.start_time;
+  const TimeKind end_time = t.end_time;
+  const bool has_start = start_time != TimeKind::kNone;
+  const bool has_end = end_time != TimeKind::kNone;
+  const bool generic = t.fast_generic;
+  const bool per_record_sampling = t.per_record_sampling;
+  const size_t record_len = t.min_record_len;
+  const std::byte* const data = body.data();
+  uint64_t records = 0;
+  Scratch s;
+  for (size_t pos = 0; body.size() - pos >= record_len; pos += record_len) {
+    FlowRecord& r = out.add();
+    r = proto;
+    if (generic) s = Scratch{};
+    run_fast(runs, ops, data + pos, r, s, tb);
+    bool bad = false;
+    bool unresolved = false;
+    bool start_ok = has_start;
+    bool end_ok = has_end;
+    int64_t start_ns = 0;
+    int64_t end_ns = 0;
+    if (has_start) {
+      start_ns = convert_time(start_time, std::bit_cast<uint64_t>(r.start_ns), tb, bad, unresolved);
+    }
+    if (has_end) {
+      end_ns = convert_time(end_time, std::bit_cast<uint64_t>(r.end_ns), tb, bad, unresolved);
+    }
+    if (bad) {
+      stats.count(DecodeStatus::kBadTimestamp);
+      start_ok = end_ok = false;
+    } else if (unresolved) {
+      start_ok = end_ok = false;  // IPFIX uptimes before the domain's IE 160 is known
+    }
+    if (!start_ok && !end_ok) {
+      r.start_ns = r.end_ns = export_ns;
+      r.flags |= flow::record_flags::kNoFlowTimes;
+    } else {
+      r.start_ns = start_ok ? start_ns : end_ns;
+      r.end_ns = end_ok ? end_ns : start_ns;
+    }
+    ++records;
+    if (per_record_sampling) {
+      const uint32_t direct = direct_rate(s);
+      if (direct != 0) {
+        const SamplerRate rate{direct, algorithm_of(s)};
+        set_rate(r, &rate, stats);
+      } else {
+        set_rate(r, lookup_rate(state, info.domain, s.has_sampler_id, s.sampler_id), stats);
+      }
+    }
+    if (!generic) continue;
+    if (s.has_sampler_id) r.sampler_id = static_cast<uint16_t>(s.sampler_id);
+    if (config.emit_biflow_reverse && (s.rev_bytes != 0 || s.rev_packets != 0)) {
+      const FlowRecord fwd = r;  // `r` may move when the batch grows
+      emit_reverse(fwd, s, stats, out);
+    }
+  }
+  stats.records += records;
+  if (rate_unknown) stats.sampling_unknown += records;
+  // What is left is padding (RFC 7011 §3.3.1: shorter than the smallest record).
+  return DecodeStatus::kOk;
+}
+
 /// Decodes the records of one data set whose template is known.
 DecodeStatus run_data_set(const Template& t, std::span<const std::byte> body,
                           const MessageInfo& info, uint16_t extra_flags, const Config& config,
@@ -378,6 +582,23 @@ DecodeStatus run_data_set(const Template& t, std::span<const std::byte> body,
   // Resolve the sampling rate once per set unless records name their own sampler.
   const SamplerRate* set_rate_ptr =
       t.per_record_sampling ? nullptr : lookup_rate(state, info.domain, false, 0);
+  if (t.fast) {
+    FlowRecord proto;
+    proto.arrival_ns = info.arrival_ns;
+    proto.exporter = exporter.address;
+    proto.exporter_port = info.exporter_port;
+    proto.observation_domain = info.domain;
+    proto.source = source;
+    proto.flags = extra_flags;
+    // Records that name their own sampler get their rate one by one; the others share the
+    // set's, copied with the prototype (an unknown rate is counted per record by run_fast_set).
+    if (!t.per_record_sampling) {
+      ExporterStats uncounted;
+      set_rate(proto, set_rate_ptr, uncounted);
+    }
+    return run_fast_set(t, body, info, tb, proto, !t.per_record_sampling && set_rate_ptr == nullptr,
+                        config, exporter, out);
+  }
 
   DecodeStatus status = DecodeStatus::kOk;
   size_t pos = 0;
@@ -486,6 +707,20 @@ DecodeStatus learn_template(Template&& t, const Config& config, ExporterState& e
     state.ready.push_back(key);
   }
   return DecodeStatus::kOk;
+}
+
+bool refresh_template(WireProtocol protocol, uint32_t domain, uint16_t template_id,
+                      std::span<const FieldSpec> fields, uint16_t scope_count, bool is_options,
+                      ExporterState& exporter) {
+  if (!exporter.templates) return false;
+  TemplateState& state = *exporter.templates;
+  const uint64_t key = template_key(protocol, domain, template_id);
+  if (!state.cache.refresh(key, fields, scope_count, is_options)) return false;
+  // As learn_template for an unchanged template: parked sets wait for the end of the message.
+  if (state.pending.size() != 0 && state.ready.size() < TemplateState::kMaxReady) {
+    state.ready.push_back(key);
+  }
+  return true;
 }
 
 void drain_pending(const Config& config, ExporterState& exporter, flow::FlowBatch& out) {

@@ -27,6 +27,14 @@ TemplateState& template_state(ExporterState& exporter);
 /// `drain_pending`. Returns kOk or the reason the template was refused (counted).
 DecodeStatus learn_template(Template&& t, const Config& config, ExporterState& exporter);
 
+/// Handles a template re-announced unchanged (same fields, scope count and kind as the one held)
+/// without building a Template: marks it used, as `learn_template` would. Returns false when the
+/// template is new or changed; the caller then builds it and calls `learn_template`. Throws only
+/// std::bad_alloc (queueing parked sets, as learn_template).
+bool refresh_template(WireProtocol protocol, uint32_t domain, uint16_t template_id,
+                      std::span<const FieldSpec> fields, uint16_t scope_count, bool is_options,
+                      ExporterState& exporter);
+
 /// Decodes the parked data sets whose template arrived in the message just walked (flagged
 /// kDecodedLate, counted as pending_decoded). Called once at the end of every message.
 void drain_pending(const Config& config, ExporterState& exporter, flow::FlowBatch& out);
