@@ -1,6 +1,7 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <compare>
 #include <cstddef>
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace fathom::flow {
 
@@ -48,10 +50,21 @@ struct IpAddress {
 
   /// True when the address is v4-mapped (an IPv4 address).
   constexpr bool is_v4() const noexcept {
-    for (int i = 0; i < 10; ++i) {
-      if (bytes[i] != 0) return false;
+    if (std::is_constant_evaluated()) {
+      for (int i = 0; i < 10; ++i) {
+        if (bytes[i] != 0) return false;
+      }
+      return bytes[10] == 0xff && bytes[11] == 0xff;
     }
-    return bytes[10] == 0xff && bytes[11] == 0xff;
+    // Two loads and a compare instead of a 12-byte loop: this runs once per record in the
+    // encoders and formatters.
+    uint64_t head = 0;
+    uint32_t mid = 0;
+    std::memcpy(&head, bytes.data(), 8);
+    std::memcpy(&mid, bytes.data() + 8, 4);
+    constexpr uint32_t kMappedMid =
+        std::endian::native == std::endian::little ? 0xffff0000u : 0x0000ffffu;
+    return head == 0 && mid == kMappedMid;
   }
 
   /// The IPv4 address in host byte order; meaningful only when `is_v4()`.

@@ -33,5 +33,19 @@ TEST(IpAddress, UnspecifiedIsAllZero) {
   EXPECT_FALSE(IpAddress{}.is_v4());
 }
 
+TEST(IpAddress, IsV4ChecksEveryPrefixByte) {
+  const IpAddress mapped = IpAddress::from_v4(0x01020304);
+  ASSERT_TRUE(mapped.is_v4());
+  for (size_t i = 0; i < 12; ++i) {
+    IpAddress a = mapped;
+    a.bytes[i] ^= 0x01;  // any change to the ::ffff: prefix makes it IPv6
+    EXPECT_FALSE(a.is_v4()) << "byte " << i;
+  }
+  EXPECT_TRUE(IpAddress::parse("::ffff:1.2.3.4")->is_v4());
+  EXPECT_FALSE(IpAddress::parse("::1.2.3.4")->is_v4());   // v4-compatible, not mapped
+  static_assert(IpAddress::from_v4(0x0a000001).is_v4());  // the constant-evaluated path
+  static_assert(!IpAddress{}.is_v4());
+}
+
 }  // namespace
 }  // namespace fathom::flow
