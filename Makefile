@@ -2,7 +2,9 @@
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 30
-RUN_ARGS ?=
+# `make run` collects on loopback with the demo config (unknown exporters go to a default
+# tenant); point RUN_ARGS at your own fathom.yaml for anything else.
+RUN_ARGS ?= --config examples/demo.yaml
 CXX_SOURCES = $(wildcard $(shell git ls-files -co --exclude-standard '*.h' '*.cpp' '*.cc'))
 
 .PHONY: all deps build run demo test test-unit test-fuzz bench format format-check lint clean
@@ -53,3 +55,11 @@ lint: build
 
 clean:
 	rm -rf build
+
+# Live ingest on loopback (bench/live/run): fathom, nfcapd and nfacctd fed by
+# fathom-ingest-sender at offered rates; BENCH_LIVE_ARGS passes options, e.g.
+# BENCH_LIVE_ARGS='--rates "1 3" --duration 10'. Results land in bench/live/results/.
+.PHONY: bench-live
+bench-live: build
+	scripts/install-bench-deps
+	bench/live/run $(BENCH_LIVE_ARGS)

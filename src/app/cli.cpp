@@ -45,7 +45,9 @@ int run_cli(int argc, char** argv) {
   RunOptions run;
   double interval_s = 5.0;
   CLI::App* run_cmd =
-      app.add_subcommand("run", "Listen for flow exports on UDP and print a summary every 5 s");
+      app.add_subcommand("run",
+                         "Collect flow exports (UDP, or --replay files): decode, map to tenants, "
+                         "publish; /metrics and /healthz over HTTP; a summary line every 5 s");
   run_cmd->add_option("--config", run.config_file,
                       "fathom.yaml to load (see docs/configuration.md); flags override it");
   run_cmd->add_option("--listen", run.listen,
@@ -55,6 +57,25 @@ int run_cli(int argc, char** argv) {
                       "Decoder state (templates, sampling rates): loaded at start, saved at exit");
   run_cmd->add_option("--interval", interval_s, "Seconds between summary lines")
       ->check(CLI::Range(0.1, 3600.0));
+  run_cmd->add_option("--replay", run.replay,
+                      "Read these files instead of listening (repeatable): pcap/pcapng captures "
+                      "of export packets or AWS VPC flow logs, maybe gzip; '-' is stdin");
+  run_cmd->add_option("--speed", run.speed,
+                      "Replay speed: 'max' (default) or a factor of the capture's timing "
+                      "(1x real time, 10x, 0.5x)");
+  run_cmd->add_option("--vpc-exporter", run.vpc_exporter,
+                      "Exporter address given to VPC flow log records for tenant mapping "
+                      "(default ::)");
+  run_cmd->add_option("--flows", run.flows_output,
+                      "Write accepted flow records as JSON lines to FILE ('-' = stdout); "
+                      "overrides output.flows");
+  run_cmd->add_option("--metrics-listen", run.metrics_listen,
+                      "HTTP endpoint of /metrics and /healthz (HOST:PORT, or 'off'); "
+                      "overrides metrics_listen");
+  run_cmd->add_option("--log-format", run.log_format, "Log format: text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  run_cmd->add_flag("-v,--verbose", run.verbose,
+                    "More log detail (repeatable: -v debug, -vv trace); overrides log_level");
 
   std::string config_path;
   CLI::App* config_cmd = app.add_subcommand("config", "Work with fathom.yaml");

@@ -14,6 +14,15 @@ namespace fathom::app {
 /// Log verbosity (spdlog's levels).
 enum class LogLevel : uint8_t { kTrace, kDebug, kInfo, kWarn, kError, kCritical, kOff };
 
+/// How log lines are written.
+enum class LogFormat : uint8_t {
+  /// For people: `2026-11-23T10:00:00.123Z info collect: message key=value` (UTC, ms).
+  kText,
+  /// For collectors: one JSON object per line,
+  /// `{"ts":"2026-11-23T10:00:00.123Z","level":"info","logger":"collect","msg":"..."}`.
+  kJson,
+};
+
 /// Lower-case name as written in fathom.yaml ("info").
 std::string_view to_string(LogLevel level) noexcept;
 
@@ -23,11 +32,19 @@ struct Config {
   /// Where state, the embedded database and models live.
   std::string data_dir = "/var/lib/fathom";
   LogLevel log_level = LogLevel::kInfo;
+  /// Log line format: text for people, JSON for log collectors.
+  LogFormat log_format = LogFormat::kText;
   /// HTTP endpoint of /metrics and /healthz.
   collect::ListenEndpoint metrics_listen = {"127.0.0.1", 9100};
   collect::Config collect;
   decode::Config decode;
   transform::Config transform;
+  /// Where records go besides the in-process bus.
+  struct Output {
+    /// JSON lines of every accepted flow record: a path (appended to), "-" for stdout, or ""
+    /// for none.
+    std::string flows;
+  } output;
 };
 
 }  // namespace fathom::app

@@ -25,16 +25,20 @@ namespace {
 
 /// The schema: every key path the loader accepts. `check_map` rejects anything else, and
 /// tests/app/config_loader_test.cpp compares this list with docs/configuration.md.
-constexpr std::array<std::string_view, 30> kKeys = {
+constexpr std::array<std::string_view, 34> kKeys = {
     "data_dir",
     "log_level",
+    "log_format",
     "metrics_listen",
+    "output",
+    "output.flows",
     "collect",
     "collect.listeners",
     "collect.receive_threads",
     "collect.socket_receive_buffer_bytes",
     "collect.recv_batch_size",
     "collect.queue_capacity_batches",
+    "collect.flush_interval_ms",
     "collect.state_file",
     "decode",
     "decode.max_exporters",
@@ -347,8 +351,25 @@ void Loader::load(const YAML::Node& root, Config& config) {
       }
     }
   }
+  if (const YAML::Node node = child(root, "log_format", "")) {
+    std::string text;
+    if (scalar(node, "log_format", text)) {
+      if (text == "text") {
+        config.log_format = LogFormat::kText;
+      } else if (text == "json") {
+        config.log_format = LogFormat::kJson;
+      } else {
+        error(node.Mark(), "log_format", "'" + text + "' is not one of text, json");
+      }
+    }
+  }
   if (const YAML::Node node = child(root, "metrics_listen", "")) {
     parse_endpoint(node, "metrics_listen", config.metrics_listen);
+  }
+  if (const YAML::Node node = child(root, "output", "")) {
+    if (check_map(node, "output", "output")) {
+      read_string(node, "output", "flows", true, config.output.flows);
+    }
   }
   if (const YAML::Node node = child(root, "collect", "")) load_collect(node, config.collect);
   if (const YAML::Node node = child(root, "decode", "")) load_decode(node, config.decode);
@@ -398,7 +419,8 @@ void Loader::load_collect(const YAML::Node& node, collect::Config& out) {
   read_uint_into(node, path, "socket_receive_buffer_bytes", 4096, 2147483647,
                  out.socket_receive_buffer_bytes);
   read_uint_into(node, path, "recv_batch_size", 1, 1024, out.recv_batch_size);
-  read_uint_into(node, path, "queue_capacity_batches", 1, 1 << 20, out.queue_capacity_batches);
+  read_uint_into(node, path, "queue_capacity_batches", 1, 65536, out.queue_capacity_batches);
+  read_uint_into(node, path, "flush_interval_ms", 1, 60'000, out.flush_interval_ms);
   read_string(node, path, "state_file", true, out.state_file);
 }
 

@@ -48,22 +48,6 @@ int64_t wall_clock_ns() {
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
-/// pcap (both byte orders, micro- and nanosecond) and pcapng section header magics.
-bool is_capture_magic(std::span<const std::byte> head) {
-  if (head.size() < 4) return false;
-  const uint32_t be = (uint32_t{static_cast<uint8_t>(head[0])} << 24) |
-                      (uint32_t{static_cast<uint8_t>(head[1])} << 16) |
-                      (uint32_t{static_cast<uint8_t>(head[2])} << 8) |
-                      uint32_t{static_cast<uint8_t>(head[3])};
-  constexpr std::array<uint32_t, 5> kMagics = {0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1,
-                                               0x0a0d0d0a};
-  return std::find(kMagics.begin(), kMagics.end(), be) != kMagics.end();
-}
-
-bool looks_binary(std::span<const std::byte> head) {
-  return std::find(head.begin(), head.end(), std::byte{0}) != head.end();
-}
-
 struct FileSummary {
   std::string name;
   std::string kind;  ///< "capture" or "vpc flow log"
@@ -90,8 +74,8 @@ class DecodeRun {
     const std::span<const std::byte> head = in->peek(512);
     if (!in->error().empty()) return fail(in->error());
     if (head.empty()) return fail(in->name() + ": empty file");
-    if (is_capture_magic(head)) return run_capture(path, std::move(in));
-    if (looks_binary(head)) {
+    if (collect::is_capture_magic(head)) return run_capture(path, std::move(in));
+    if (collect::looks_binary(head)) {
       return fail(in->name() +
                   ": unknown format (not a pcap/pcapng capture or an AWS VPC flow log)");
     }

@@ -182,6 +182,7 @@ void append_json(const flow::FlowRecord& r, uint64_t frame, std::string& out) {
   o.number("exporter_direction", r.exporter_direction);
   o.number("forwarding_status", r.forwarding_status);
   o.number("end_reason", r.end_reason);
+  o.number("tenant_id", r.tenant_id);
   o.flags("flags", r.flags);
 }
 
@@ -214,6 +215,7 @@ void append_json(const flow::InterfaceCounters& c, uint64_t frame, std::string& 
   o.number("out_discards", c.out_discards);
   o.number("out_errors", c.out_errors);
   o.number("promiscuous_mode", c.promiscuous_mode);
+  o.number("tenant_id", c.tenant_id);
 }
 
 void append_csv_header(std::string& out) {

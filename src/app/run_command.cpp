@@ -1,19 +1,27 @@
 #include "app/run_command.h"
 
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <charconv>
 #include <cinttypes>
 #include <string>
+#include <thread>
 
+#include "api/http_server.h"
 #include "app/config_loader.h"
+#include "app/logging.h"
+#include "app/pipeline.h"
 #include "collect/config.h"
-#include "decode/packet_context.h"
+#include "decode/decode_status.h"
 
 namespace fathom::app {
 namespace {
@@ -31,80 +39,6 @@ std::string rate(uint64_t count, int64_t elapsed_ns) {
   std::snprintf(buf, sizeof(buf), "%.1f/s", per_s);
   return buf;
 }
-
-/// Blocks SIGINT/SIGTERM for this thread and returns a signalfd that becomes readable when one
-/// arrives, so the poll loop wakes without a signal handler or global flag.
-int open_signal_fd() {
-  sigset_t mask;
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGINT);
-  sigaddset(&mask, SIGTERM);
-  if (pthread_sigmask(SIG_BLOCK, &mask, nullptr) != 0) return -1;
-  return signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-}
-
-}  // namespace
-
-LiveCollector::LiveCollector(decode::Config config) : decoder_(config) {}
-
-void LiveCollector::handle(std::span<const collect::ReceivedDatagram> datagrams) {
-  for (const collect::ReceivedDatagram& d : datagrams) {
-    const decode::PacketContext ctx{d.src, d.src_port, d.arrival_ns};
-    batch_.clear();
-    decoder_.decode(d.payload, ctx, batch_);
-    ++interval_packets_;
-    ++total_packets_;
-    interval_records_ += batch_.size();
-    total_records_ += batch_.size();
-    for (const flow::FlowRecord& r : batch_.records()) {
-      const auto source = static_cast<size_t>(r.source);
-      if (source < interval_by_source_.size()) ++interval_by_source_[source];
-    }
-  }
-}
-
-std::string LiveCollector::summary(int64_t elapsed_ns) {
-  std::string line = "fathom run: packets " + std::to_string(interval_packets_) + " (" +
-                     rate(interval_packets_, elapsed_ns) + "), records " +
-                     std::to_string(interval_records_) + " (" +
-                     rate(interval_records_, elapsed_ns) + ")";
-  bool any_source = false;
-  for (size_t i = 0; i < interval_by_source_.size(); ++i) {
-    if (interval_by_source_[i] == 0) continue;
-    line += any_source ? " " : "; ";
-    any_source = true;
-    line += flow::to_string(static_cast<flow::SourceProtocol>(i));
-    line += '=';
-    line += std::to_string(interval_by_source_[i]);
-  }
-  std::array<uint64_t, decode::kDecodeStatusCount> reasons{};
-  size_t exporters = 0;
-  auto add = [&](const decode::ExporterStats& s) {
-    for (size_t i = 1; i < decode::kDecodeStatusCount; ++i) reasons[i] += s.reasons[i];
-  };
-  decoder_.for_each_exporter([&](const decode::ExporterState& e) {
-    ++exporters;
-    add(e.stats);
-  });
-  add(decoder_.overflow_stats());
-  line += "; exporters " + std::to_string(exporters) + "; errors since start:";
-  bool any_error = false;
-  for (size_t i = 1; i < decode::kDecodeStatusCount; ++i) {
-    if (reasons[i] == 0) continue;
-    any_error = true;
-    line += ' ';
-    line += decode::to_string(static_cast<decode::DecodeStatus>(i));
-    line += '=';
-    line += std::to_string(reasons[i]);
-  }
-  if (!any_error) line += " none";
-  interval_packets_ = 0;
-  interval_records_ = 0;
-  interval_by_source_.fill(0);
-  return line;
-}
-
-namespace {
 
 bool same_endpoints(const std::vector<collect::ListenEndpoint>& a,
                     const std::vector<collect::ListenEndpoint>& b) {
@@ -130,20 +64,146 @@ bool ipv6_available() {
   return ok;
 }
 
+/// "max" → 0; "10x", "10", "0.5x" → the factor. Returns false on anything else.
+bool parse_speed(std::string text, double& out) {
+  if (text == "max") {
+    out = 0.0;
+    return true;
+  }
+  if (!text.empty() && (text.back() == 'x' || text.back() == 'X')) text.pop_back();
+  double v = 0.0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || ptr != text.data() + text.size() || !(v > 0.0) || v > 1e6) {
+    return false;
+  }
+  out = v;
+  return true;
+}
+
+/// Blocks SIGINT/SIGTERM/SIGHUP in this thread (and so in every thread started after) and
+/// returns a signalfd that becomes readable when one arrives.
+int open_signal_fd() {
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGHUP);
+  if (pthread_sigmask(SIG_BLOCK, &mask, nullptr) != 0) return -1;
+  return signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+bool load(const std::string& path, Config& config, std::FILE* err) {
+  ConfigLoad load = load_config_file(path);
+  if (!load.ok()) {
+    for (const ConfigError& e : load.errors) {
+      std::fprintf(err, "fathom run: %s\n", e.to_string().c_str());
+    }
+    return false;
+  }
+  config = std::move(load.config);
+  return true;
+}
+
 }  // namespace
+
+std::string RunSummary::line(const api::CollectorSnapshot& now, int64_t elapsed_ns) {
+  uint64_t datagrams = 0;
+  uint64_t records = 0;
+  uint64_t accepted = 0;
+  uint64_t rejected = 0;
+  size_t exporters = 0;
+  std::array<uint64_t, 4> by_protocol{};
+  constexpr std::array<const char*, 4> kProtocols = {"netflow_v5", "netflow_v9", "ipfix",
+                                                     "sflow_v5"};
+  std::array<uint64_t, decode::kDecodeStatusCount> reasons{};
+  for (const transform::IngestSnapshot& w : now.workers) {
+    datagrams += w.datagrams;
+    records += w.records_decoded;
+    accepted += w.records_accepted;
+    rejected += w.records_rejected;
+    exporters += w.exporters.size();
+    auto add = [&](const decode::ExporterStats& s) {
+      for (size_t i = 1; i < decode::kDecodeStatusCount; ++i) reasons[i] += s.reasons[i];
+    };
+    for (const transform::ExporterIngest& e : w.exporters) {
+      add(e.decode);
+      const uint64_t n = e.decode.records;
+      switch (e.decode.last_version) {
+        case 5: by_protocol[0] += n; break;
+        case 9: by_protocol[1] += n; break;
+        case 10: by_protocol[2] += n; break;
+        case 0x50: by_protocol[3] += n; break;
+        default: break;
+      }
+    }
+    add(w.overflow);
+  }
+  const uint64_t interval_datagrams = datagrams - last_datagrams_;
+  const uint64_t interval_records = records - last_records_;
+  std::string line = "fathom run: packets " + std::to_string(interval_datagrams) + " (" +
+                     rate(interval_datagrams, elapsed_ns) + "), records " +
+                     std::to_string(interval_records) + " (" + rate(interval_records, elapsed_ns) +
+                     ")";
+  bool any_protocol = false;
+  for (size_t i = 0; i < by_protocol.size(); ++i) {
+    const uint64_t n = by_protocol[i] - last_by_protocol_[i];
+    if (n == 0) continue;
+    line += any_protocol ? " " : "; ";
+    any_protocol = true;
+    line += kProtocols[i];
+    line += '=';
+    line += std::to_string(n);
+  }
+  line += "; exporters " + std::to_string(exporters) + "; accepted " + std::to_string(accepted) +
+          ", rejected " + std::to_string(rejected) + " since start; errors since start:";
+  bool any_error = false;
+  for (size_t i = 1; i < decode::kDecodeStatusCount; ++i) {
+    if (reasons[i] == 0) continue;
+    any_error = true;
+    line += ' ';
+    line += decode::to_string(static_cast<decode::DecodeStatus>(i));
+    line += '=';
+    line += std::to_string(reasons[i]);
+  }
+  if (!any_error) line += " none";
+  uint64_t bus_drops = 0;
+  for (const bus::SubscriberStats& s : now.bus.subscribers) bus_drops += s.dropped_records;
+  uint64_t kernel_drops = 0;
+  for (const collect::SocketStats& s : now.sockets) kernel_drops += s.counters.kernel_drops;
+  if (bus_drops != 0 || kernel_drops != 0) {
+    line += "; dropped since start: kernel=" + std::to_string(kernel_drops) +
+            " queue_records=" + std::to_string(bus_drops);
+  }
+  last_datagrams_ = datagrams;
+  last_records_ = records;
+  last_by_protocol_ = by_protocol;
+  return line;
+}
 
 int run_collector(const RunOptions& options, std::FILE* err) {
   Config config;
-  if (!options.config_file.empty()) {
-    ConfigLoad load = load_config_file(options.config_file);
-    if (!load.ok()) {
-      for (const ConfigError& e : load.errors) {
-        std::fprintf(err, "fathom run: %s\n", e.to_string().c_str());
-      }
-      return 1;
-    }
-    config = std::move(load.config);
+  if (!options.config_file.empty() && !load(options.config_file, config, err)) return 1;
+
+  LogLevel level = config.log_level;
+  for (int i = 0; i < options.verbose && level != LogLevel::kTrace; ++i) {
+    level = static_cast<LogLevel>(static_cast<int>(level) - 1);
   }
+  LogFormat format = config.log_format;
+  if (!options.log_format.empty() && !parse_log_format(options.log_format, format)) {
+    std::fprintf(err, "fathom run: --log-format must be text or json\n");
+    return 2;
+  }
+  std::string error;
+  if (!setup_logging(level, format, error)) {
+    std::fprintf(err, "fathom run: logging: %s\n", error.c_str());
+    return 1;
+  }
+  config.log_level = level;
+  config.log_format = format;
+  auto log = logger("app");
+  // Parts that do not depend on `app` find their logger by name in spdlog's registry.
+  for (const char* part : {"collect", "transform", "output"}) logger(part);
+
   std::vector<collect::ListenEndpoint> endpoints;
   if (options.listen.empty()) {
     endpoints = config.collect.listeners;
@@ -151,82 +211,203 @@ int run_collector(const RunOptions& options, std::FILE* err) {
     // start, so only those defaults fall back to IPv4. Listeners the user named stay strict.
     if (same_endpoints(endpoints, collect::Config{}.listeners) && !ipv6_available()) {
       std::erase_if(endpoints, [](const collect::ListenEndpoint& e) { return is_ipv6_host(e); });
-      std::fprintf(err, "fathom run: no IPv6 on this host; listening on IPv4 only\n");
+      log->info("no IPv6 on this host; listening on IPv4 only");
     }
   }
   for (const std::string& text : options.listen) {
     collect::ListenEndpoint endpoint;
-    std::string error;
     if (!collect::parse_listen_endpoint(text, endpoint, error)) {
       std::fprintf(err, "fathom run: %s\n", error.c_str());
       return 2;
     }
     endpoints.push_back(endpoint);
   }
-
-  const std::string& state_file =
-      options.state_file.empty() ? config.collect.state_file : options.state_file;
-  LiveCollector collector(config.decode);
-  if (!state_file.empty()) {
-    std::string error;
-    if (!collector.decoder().load_state(state_file, error)) {
-      std::fprintf(err, "fathom run: state file: %s\n", error.c_str());
-      return 1;
+  double speed = 0.0;
+  if (!parse_speed(options.speed, speed)) {
+    std::fprintf(err, "fathom run: --speed must be max or a factor such as 1x, 10x, 0.5x\n");
+    return 2;
+  }
+  flow::IpAddress vpc_exporter;
+  if (!options.vpc_exporter.empty()) {
+    const auto parsed = flow::IpAddress::parse(options.vpc_exporter);
+    if (!parsed) {
+      std::fprintf(err, "fathom run: --vpc-exporter: '%s' is not an IP address\n",
+                   options.vpc_exporter.c_str());
+      return 2;
     }
+    vpc_exporter = *parsed;
   }
-  std::string error;
-  auto listener = collect::UdpListener::open(endpoints, error);
-  if (!listener) {
-    std::fprintf(err, "fathom run: %s\n", error.c_str());
-    return 1;
+  collect::ListenEndpoint metrics_endpoint = config.metrics_listen;
+  bool metrics_on = true;
+  if (options.metrics_listen == "off") {
+    metrics_on = false;
+  } else if (!options.metrics_listen.empty() &&
+             !collect::parse_listen_endpoint(options.metrics_listen, metrics_endpoint, error)) {
+    std::fprintf(err, "fathom run: --metrics-listen: %s\n", error.c_str());
+    return 2;
   }
+
+  // Signals are blocked before any thread starts, so only the signalfd sees them.
   const int signal_fd = open_signal_fd();
   if (signal_fd < 0) {
     std::fprintf(err, "fathom run: cannot set up signal handling\n");
     return 1;
   }
-  std::string ports;
-  for (uint16_t port : listener->local_ports()) ports += " " + std::to_string(port);
-  std::fprintf(err, "fathom run: listening on UDP ports%s; Ctrl-C to stop\n", ports.c_str());
 
-  std::vector<collect::ReceivedDatagram> datagrams;
-  datagrams.reserve(collect::UdpListener::kBatch);
+  Pipeline pipeline(config);
+  const bool replaying = !options.replay.empty();
+  const std::string flows_output =
+      options.flows_output.empty() ? config.output.flows : options.flows_output;
+  if (!pipeline.open_flow_output(flows_output, error)) {
+    std::fprintf(err, "fathom run: %s\n", error.c_str());
+    close(signal_fd);
+    return 1;
+  }
+  if (replaying) {
+    pipeline.open_replay();
+  } else if (!pipeline.open_live(endpoints, error)) {
+    std::fprintf(err, "fathom run: %s\n", error.c_str());
+    close(signal_fd);
+    return 1;
+  }
+  const std::string& state_file =
+      options.state_file.empty() ? config.collect.state_file : options.state_file;
+  if (!state_file.empty() && !pipeline.load_state(state_file, error)) {
+    std::fprintf(err, "fathom run: state file: %s\n", error.c_str());
+    close(signal_fd);
+    return 1;
+  }
+
+  api::HttpServer http([&pipeline] { return pipeline.metrics(); },
+                       [&pipeline] { return pipeline.health(); });
+  if (metrics_on) {
+    if (!http.start(metrics_endpoint.host.empty() ? "::" : metrics_endpoint.host,
+                    metrics_endpoint.port, error)) {
+      std::fprintf(err, "fathom run: metrics: %s\n", error.c_str());
+      close(signal_fd);
+      return 1;
+    }
+  }
+
+  std::atomic<bool> stop_replay{false};
+  std::thread replay_thread;
+  const int done_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  int rc = 0;
+  std::atomic<bool> replay_failed{false};
+  if (replaying) {
+    std::fprintf(err, "fathom run: replaying %zu file(s)%s\n", options.replay.size(),
+                 metrics_on ? ("; metrics on port " + std::to_string(http.port())).c_str() : "");
+    replay_thread = std::thread([&] {
+      for (const std::string& path : options.replay) {
+        if (stop_replay.load()) break;
+        ReplayStats stats;
+        std::string replay_error;
+        ReplayOptions ro{path, speed, vpc_exporter};
+        if (!pipeline.replay(ro, stop_replay, stats, replay_error)) {
+          logger("app")->error("replay: {}", replay_error);
+          replay_failed.store(true);
+        }
+      }
+      const uint64_t one = 1;
+      [[maybe_unused]] const ssize_t n = ::write(done_fd, &one, sizeof(one));
+    });
+  } else {
+    std::string ports;
+    for (uint16_t port : pipeline.local_ports()) ports += " " + std::to_string(port);
+    std::fprintf(err,
+                 "fathom run: listening on UDP ports%s with %zu receive thread(s)%s; Ctrl-C "
+                 "to stop\n",
+                 ports.c_str(), pipeline.worker_count(),
+                 metrics_on ? ("; metrics on port " + std::to_string(http.port())).c_str() : "");
+    if (const std::string warning = pipeline.receive_buffer_warning(); !warning.empty()) {
+      log->warn("{}", warning);
+    }
+    pipeline.start_live();
+  }
+  std::fflush(err);
+
+  RunSummary summary;
   int64_t interval_start = monotonic_ns();
   bool stop = false;
-  int rc = 0;
   while (!stop) {
     const int64_t now = monotonic_ns();
-    const int64_t until_summary_ms =
-        (interval_start + options.interval_ms * 1'000'000 - now) / 1'000'000;
-    bool woken = false;
-    if (!listener->receive(static_cast<int>(std::max<int64_t>(0, until_summary_ms)), datagrams,
-                           signal_fd, &woken)) {
-      std::fprintf(err, "fathom run: poll failed\n");
+    const int64_t wait_ms =
+        std::max<int64_t>(0, (interval_start + options.interval_ms * 1'000'000 - now) / 1'000'000);
+    pollfd fds[2] = {{signal_fd, POLLIN, 0}, {done_fd, POLLIN, 0}};
+    const int ready = ::poll(fds, 2, static_cast<int>(wait_ms));
+    if (ready < 0 && errno != EINTR) {
+      log->critical("poll failed: {}", std::strerror(errno));
       rc = 1;
       break;
     }
-    collector.handle(datagrams);
-    if (woken) {
+    if (ready > 0 && (fds[0].revents & POLLIN) != 0) {
       signalfd_siginfo info{};
-      if (read(signal_fd, &info, sizeof(info)) > 0) stop = true;
+      while (::read(signal_fd, &info, sizeof(info)) == sizeof(info)) {
+        if (info.ssi_signo == SIGHUP) {
+          if (options.config_file.empty()) {
+            log->warn("SIGHUP: no config file to reload (started without --config)");
+            continue;
+          }
+          Config next;
+          ConfigLoad loaded = load_config_file(options.config_file);
+          if (!loaded.ok()) {
+            pipeline.count_reload_failure();
+            for (const ConfigError& e : loaded.errors) {
+              log->error("reload refused, keeping the running config: {}", e.to_string());
+            }
+            continue;
+          }
+          next = std::move(loaded.config);
+          if (options.verbose > 0) next.log_level = config.log_level;  // -v wins
+          std::vector<std::string> restart;
+          pipeline.reload(next, restart);
+          log->info("config reloaded from {}: {} tenant(s)", options.config_file,
+                    next.transform.tenants.size());
+          for (const std::string& what : restart) {
+            log->warn("config reload: {} changed; it takes effect at the next restart", what);
+          }
+        } else {
+          stop = true;
+        }
+      }
     }
+    if (ready > 0 && (fds[1].revents & POLLIN) != 0) stop = true;
     const int64_t after = monotonic_ns();
     if (after - interval_start >= options.interval_ms * 1'000'000 || stop) {
-      std::fprintf(err, "%s\n", collector.summary(after - interval_start).c_str());
+      if (stop) {
+        stop_replay.store(true);
+        if (replay_thread.joinable()) replay_thread.join();
+        pipeline.stop();  // drains: the last line counts everything
+      }
+      std::fprintf(err, "%s\n", summary.line(pipeline.snapshot(), after - interval_start).c_str());
       std::fflush(err);
-      timespec wall{};
-      clock_gettime(CLOCK_REALTIME, &wall);
-      collector.decoder().expire(int64_t{wall.tv_sec} * 1'000'000'000 + wall.tv_nsec);
       interval_start = after;
     }
   }
-  close(signal_fd);
-  std::fprintf(err, "fathom run: stopping after %" PRIu64 " packets, %" PRIu64 " records\n",
-               collector.total_packets(), collector.total_records());
+  stop_replay.store(true);
+  if (replay_thread.joinable()) replay_thread.join();
+  pipeline.stop();
+  http.stop();
+  ::close(signal_fd);
+  ::close(done_fd);
+  if (replay_failed.load()) rc = 1;
+  const api::CollectorSnapshot last = pipeline.snapshot();
+  uint64_t accepted = 0;
+  uint64_t rejected = 0;
+  for (const auto& w : last.workers) {
+    accepted += w.records_accepted;
+    rejected += w.records_rejected;
+  }
+  std::fprintf(err,
+               "fathom run: stopping after %" PRIu64 " packets, %" PRIu64
+               " records (accepted %" PRIu64 ", rejected %" PRIu64 ")\n",
+               summary.total_datagrams(), summary.total_records(), accepted, rejected);
   if (!state_file.empty()) {
-    if (!collector.decoder().save_state(state_file, error)) {
+    if (!pipeline.save_state(state_file, error)) {
       std::fprintf(err, "fathom run: state file: %s\n", error.c_str());
       rc = 1;
+    } else {
+      log->info("decoder state saved to {}", state_file);
     }
   }
   return rc;

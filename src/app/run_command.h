@@ -3,58 +3,55 @@
 #include <array>
 #include <cstdint>
 #include <cstdio>
-#include <span>
 #include <string>
 #include <vector>
 
-#include "collect/udp_listener.h"
-#include "decode/decoder.h"
-#include "flow/flow_batch.h"
+#include "api/collector_metrics.h"
 
 namespace fathom::app {
 
-/// Options of `fathom run` (the interim collector until the full pipeline lands). Flags given
-/// on the command line override the config file.
+/// Options of `fathom run`. Flags given on the command line override the config file.
 struct RunOptions {
   std::string config_file;  ///< fathom.yaml to load ("" = built-in defaults)
   /// "HOST:PORT" endpoints; empty means `collect.listeners` of the config.
   std::vector<std::string> listen;
   std::string state_file;      ///< overrides `collect.state_file` when not empty
   int64_t interval_ms = 5000;  ///< summary period
+  /// Files to replay instead of listening (pcap/pcapng, VPC flow logs, "-" = stdin).
+  std::vector<std::string> replay;
+  std::string speed = "max";   ///< replay speed: "max", "1x", "10x", "0.5x"
+  std::string vpc_exporter;    ///< exporter address given to VPC flow log records
+  std::string flows_output;    ///< overrides `output.flows` when not empty ("-" = stdout)
+  std::string metrics_listen;  ///< overrides `metrics_listen` ("off" disables the server)
+  int verbose = 0;             ///< each -v lowers the log level one step
+  std::string log_format;      ///< overrides `log_format` when not empty
 };
 
-/// Decodes received datagrams with one Decoder and keeps the numbers for the periodic summary.
-/// Records are counted and dropped: nothing downstream exists yet.
-class LiveCollector {
+/// The periodic summary line of `fathom run`, from two successive snapshots: packets and
+/// records in the interval with per-second rates, records per protocol, exporters, and every
+/// decoder reason counted since start by name. Kept stable: tools/gen/run_demo parses it.
+class RunSummary {
  public:
-  explicit LiveCollector(decode::Config config = {});
-
-  /// Decodes each datagram (PacketContext from its source and arrival time).
-  void handle(std::span<const collect::ReceivedDatagram> datagrams);
-
-  /// One summary line for the interval since the previous call, then starts a new interval:
-  /// packets and records with per-second rates over `elapsed_ns`, records per protocol, and
-  /// every decoder reason counted so far (since start), by name.
-  std::string summary(int64_t elapsed_ns);
-
-  decode::Decoder& decoder() noexcept { return decoder_; }
-  uint64_t total_packets() const noexcept { return total_packets_; }
-  uint64_t total_records() const noexcept { return total_records_; }
+  /// "fathom run: packets N (R/s), records M (R/s); netflow_v9=…; exporters K; accepted A,
+  /// rejected J; errors since start: none|reason=count …"
+  std::string line(const api::CollectorSnapshot& now, int64_t elapsed_ns);
+  uint64_t total_datagrams() const noexcept { return last_datagrams_; }
+  uint64_t total_records() const noexcept { return last_records_; }
 
  private:
-  decode::Decoder decoder_;
-  flow::FlowBatch batch_;
-  uint64_t total_packets_ = 0;
-  uint64_t total_records_ = 0;
-  uint64_t interval_packets_ = 0;
-  uint64_t interval_records_ = 0;
-  std::array<uint64_t, 8> interval_by_source_{};  ///< indexed by flow::SourceProtocol
+  uint64_t last_datagrams_ = 0;
+  uint64_t last_records_ = 0;
+  std::array<uint64_t, 4> last_by_protocol_{};
 };
 
-/// Runs `fathom run`: loads the config file (if any), binds the endpoints, decodes until
-/// SIGINT or SIGTERM, prints a summary line to `err` every interval and a last one at exit.
-/// Returns 0 on a clean exit, 1 when the config is invalid, a socket cannot be bound or the
-/// state file cannot be loaded/saved.
+/// Runs `fathom run`: loads the config, sets up logging, opens the metrics endpoint, binds
+/// the UDP endpoints (or replays files), and collects until SIGINT/SIGTERM (or the end of the
+/// files): every record goes through decode and tenant mapping onto the in-process bus, and
+/// to the flows output if one is configured. SIGHUP reloads the config file (tenants, policy,
+/// log level) without closing sockets. On exit, queues are drained and decoder state saved.
+/// Prints a summary line to `err` every interval and a last one at exit. Returns 0 on a clean
+/// exit, 1 when the config is invalid, a socket or file cannot be opened, or the state file
+/// cannot be loaded/saved; 2 on bad flags.
 int run_collector(const RunOptions& options, std::FILE* err);
 
 }  // namespace fathom::app

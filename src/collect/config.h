@@ -23,8 +23,12 @@ struct Config {
   uint32_t socket_receive_buffer_bytes = 8 * 1024 * 1024;
   /// Datagrams one recvmmsg call may return.
   uint32_t recv_batch_size = 64;
-  /// Batches the receive → decode queue holds before whole batches are dropped (counted).
-  uint32_t queue_capacity_batches = 1024;
+  /// Batches each downstream consumer's queue (on the bus) holds before whole batches are
+  /// dropped for it (counted).
+  uint32_t queue_capacity_batches = 64;
+  /// A partly filled batch of records is handed downstream once it is this old (ms): the
+  /// bound on the collector's added latency when traffic is light.
+  uint32_t flush_interval_ms = 200;
   /// Decoder state (templates, sampling rates) loaded at start and saved at exit; "" = none.
   std::string state_file;
 };

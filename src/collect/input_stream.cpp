@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 
@@ -220,6 +221,22 @@ bool LineReader::next(std::string_view& line) {
       end_ += static_cast<size_t>(got);
     }
   }
+}
+
+/// pcap (both byte orders, micro- and nanosecond) and pcapng section header magics.
+bool is_capture_magic(std::span<const std::byte> head) {
+  if (head.size() < 4) return false;
+  const uint32_t be = (uint32_t{static_cast<uint8_t>(head[0])} << 24) |
+                      (uint32_t{static_cast<uint8_t>(head[1])} << 16) |
+                      (uint32_t{static_cast<uint8_t>(head[2])} << 8) |
+                      uint32_t{static_cast<uint8_t>(head[3])};
+  constexpr std::array<uint32_t, 5> kMagics = {0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1,
+                                               0x0a0d0d0a};
+  return std::find(kMagics.begin(), kMagics.end(), be) != kMagics.end();
+}
+
+bool looks_binary(std::span<const std::byte> head) {
+  return std::find(head.begin(), head.end(), std::byte{0}) != head.end();
 }
 
 }  // namespace fathom::collect

@@ -88,4 +88,10 @@ class LineReader {
   uint64_t line_number_ = 0;
 };
 
+/// True when `head` starts with a pcap (either byte order, micro- or nanosecond) or pcapng
+/// section header magic.
+bool is_capture_magic(std::span<const std::byte> head);
+/// True when `head` holds a NUL byte (not a text flow log).
+bool looks_binary(std::span<const std::byte> head);
+
 }  // namespace fathom::collect

@@ -1,23 +1,25 @@
 #include "collect/udp_listener.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <array>
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
 
+#include "collect/socket_group.h"
+
 namespace fathom::collect {
 namespace {
 
-constexpr int kReceiveBufferBytes = 8 * 1024 * 1024;  // best effort; capped by rmem_max
+/// Control bytes per message: room for the SO_RXQ_OVFL counter, the only cmsg asked for.
+constexpr size_t kControlLen = CMSG_SPACE(sizeof(uint32_t));
 
 int64_t wall_clock_ns() {
   timespec ts{};
@@ -25,46 +27,10 @@ int64_t wall_clock_ns() {
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
-std::string describe(const ListenEndpoint& e) {
-  if (e.host.empty()) return "*:" + std::to_string(e.port);
-  if (e.host.find(':') != std::string::npos) return "[" + e.host + "]:" + std::to_string(e.port);
-  return e.host + ":" + std::to_string(e.port);
-}
-
-uint16_t bound_port(int fd) {
-  sockaddr_storage addr{};
-  socklen_t len = sizeof(addr);
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return 0;
-  if (addr.ss_family == AF_INET) {
-    return ntohs(reinterpret_cast<const sockaddr_in*>(&addr)->sin_port);
-  }
-  return ntohs(reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_port);
-}
-
-/// Creates, configures and binds one socket. Returns the fd or -1 with `error` set.
-int bind_socket(int family, const sockaddr* addr, socklen_t len, bool dual_stack,
-                std::string& error) {
-  const int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    error = std::strerror(errno);
-    return -1;
-  }
-  const int one = 1;
-  const int zero = 0;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &kReceiveBufferBytes, sizeof(kReceiveBufferBytes));
-  if (family == AF_INET6) {
-    const int* v6only = dual_stack ? &zero : &one;
-    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, v6only, sizeof(int));
-  }
-  if (bind(fd, addr, len) != 0) {
-    const int saved = errno;
-    error = std::strerror(saved);
-    close(fd);
-    errno = saved;  // the caller looks at it to decide on the IPv4 fallback
-    return -1;
-  }
-  return fd;
+/// A single-writer counter bump: the owner is the only writer, so a relaxed load and store
+/// is exact and avoids a locked read-modify-write.
+void add(std::atomic<uint64_t>& counter, uint64_t n) {
+  if (n != 0) counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
 }
 
 }  // namespace
@@ -108,104 +74,152 @@ bool parse_listen_endpoint(const std::string& text, ListenEndpoint& out, std::st
 
 std::unique_ptr<UdpListener> UdpListener::open(const std::vector<ListenEndpoint>& endpoints,
                                                std::string& error) {
-  auto listener = std::unique_ptr<UdpListener>(new UdpListener());
-  for (const ListenEndpoint& endpoint : endpoints) {
-    std::string why;
-    int fd = -1;
-    if (endpoint.host.empty()) {
-      sockaddr_in6 any6{};
-      any6.sin6_family = AF_INET6;
-      any6.sin6_addr = in6addr_any;
-      any6.sin6_port = htons(endpoint.port);
-      fd = bind_socket(AF_INET6, reinterpret_cast<sockaddr*>(&any6), sizeof(any6), true, why);
-      if (fd < 0 && (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL)) {
-        sockaddr_in any4{};
-        any4.sin_family = AF_INET;
-        any4.sin_addr.s_addr = htonl(INADDR_ANY);
-        any4.sin_port = htons(endpoint.port);
-        fd = bind_socket(AF_INET, reinterpret_cast<sockaddr*>(&any4), sizeof(any4), false, why);
-      }
-    } else {
-      addrinfo hints{};
-      hints.ai_family = AF_UNSPEC;
-      hints.ai_socktype = SOCK_DGRAM;
-      hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-      addrinfo* result = nullptr;
-      const std::string port = std::to_string(endpoint.port);
-      const int rc = getaddrinfo(endpoint.host.c_str(), port.c_str(), &hints, &result);
-      if (rc != 0) {
-        why = gai_strerror(rc);
-      } else {
-        fd = bind_socket(result->ai_family, result->ai_addr, result->ai_addrlen, false, why);
-        freeaddrinfo(result);
-      }
-    }
-    if (fd < 0) {
-      error = "cannot listen on UDP " + describe(endpoint) + ": " + why;
-      return nullptr;  // the destructor closes what was bound so far
-    }
-    listener->sockets_.push_back({fd, bound_port(fd)});
-  }
-  listener->buffers_.resize(kBatch * kMaxDatagram);
-  return listener;
+  return open(endpoints, ListenOptions{}, error);
+}
+
+std::unique_ptr<UdpListener> UdpListener::open(const std::vector<ListenEndpoint>& endpoints,
+                                               const ListenOptions& options, std::string& error) {
+  auto group = UdpListenerGroup::open(endpoints, 1, options, error);
+  if (!group) return nullptr;
+  return std::move(group->listeners_[0]);
 }
 
 UdpListener::~UdpListener() {
-  for (const Socket& s : sockets_) close(s.fd);
+  for (const auto& s : sockets_) close(s->fd);
+  if (buffers_ != nullptr) munmap(buffers_, buffers_len_);
+}
+
+bool UdpListener::prepare(uint32_t batch_size, std::string& error) {
+  batch_size_ = std::clamp<size_t>(batch_size, 1, kMaxBatch);
+  // Every slot holds the largest UDP payload so nothing is ever cut, but the slots are an
+  // anonymous mapping: the kernel commits a page only when a datagram is written into it, so
+  // resident memory follows the datagrams actually seen (one or two pages per slot for
+  // MTU-sized exports, 64 KiB only for a slot that once held a 64 KiB datagram), while the
+  // address space (batch × 64 KiB, 4 MiB at the default 64) stays bounded. No huge pages:
+  // one would commit 2 MiB at the first touch.
+  buffers_len_ = batch_size_ * kMaxDatagram;
+  void* mapped = mmap(nullptr, buffers_len_, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (mapped == MAP_FAILED) {
+    error = std::string("cannot map receive buffers: ") + std::strerror(errno);
+    buffers_len_ = 0;
+    return false;
+  }
+  buffers_ = static_cast<std::byte*>(mapped);
+  madvise(buffers_, buffers_len_, MADV_NOHUGEPAGE);
+
+  msgs_.assign(batch_size_, mmsghdr{});
+  iovs_.assign(batch_size_, iovec{});
+  addrs_.assign(batch_size_, sockaddr_storage{});
+  // One std::byte vector, each slot at a multiple of kControlLen (itself a multiple of
+  // alignof(cmsghdr)); operator new's alignment covers cmsghdr.
+  controls_.assign(batch_size_ * kControlLen, std::byte{0});
+  for (size_t slot = 0; slot < batch_size_; ++slot) {
+    iovs_[slot].iov_base = buffers_ + slot * kMaxDatagram;
+    iovs_[slot].iov_len = kMaxDatagram;
+    msghdr& h = msgs_[slot].msg_hdr;
+    h.msg_iov = &iovs_[slot];
+    h.msg_iovlen = 1;
+    h.msg_name = &addrs_[slot];
+    h.msg_control = controls_.data() + slot * kControlLen;
+  }
+  pollfds_.assign(sockets_.size() + 1, pollfd{});
+  for (size_t i = 0; i < sockets_.size(); ++i) pollfds_[i] = {sockets_[i]->fd, POLLIN, 0};
+  return true;
 }
 
 std::vector<uint16_t> UdpListener::local_ports() const {
   std::vector<uint16_t> ports;
-  for (const Socket& s : sockets_) ports.push_back(s.port);
+  for (const auto& s : sockets_) ports.push_back(s->port);
   return ports;
+}
+
+UdpListenerStats UdpListener::stats() const noexcept {
+  UdpListenerStats total;
+  for (const auto& s : sockets_) {
+    const Counters& c = s->counters;
+    total.datagrams += c.datagrams.load(std::memory_order_relaxed);
+    total.bytes += c.bytes.load(std::memory_order_relaxed);
+    total.truncated += c.truncated.load(std::memory_order_relaxed);
+    total.errors += c.errors.load(std::memory_order_relaxed);
+    total.kernel_drops += c.kernel_drops.load(std::memory_order_relaxed);
+  }
+  return total;
+}
+
+std::vector<SocketStats> UdpListener::socket_stats() const {
+  std::vector<SocketStats> out;
+  out.reserve(sockets_.size());
+  for (const auto& s : sockets_) {
+    SocketStats& st = out.emplace_back();
+    st.listener = index_;
+    st.endpoint = s->endpoint;
+    st.local_address = s->address;
+    st.local_port = s->port;
+    st.family = s->family;
+    st.dual_stack = s->dual_stack;
+    st.receive_buffer = s->receive_buffer;
+    const Counters& c = s->counters;
+    st.counters.datagrams = c.datagrams.load(std::memory_order_relaxed);
+    st.counters.bytes = c.bytes.load(std::memory_order_relaxed);
+    st.counters.truncated = c.truncated.load(std::memory_order_relaxed);
+    st.counters.errors = c.errors.load(std::memory_order_relaxed);
+    st.counters.kernel_drops = c.kernel_drops.load(std::memory_order_relaxed);
+  }
+  return out;
 }
 
 bool UdpListener::receive(int timeout_ms, std::vector<ReceivedDatagram>& out, int wake_fd,
                           bool* woken) {
   out.clear();
   if (woken != nullptr) *woken = false;
-  std::array<pollfd, 64> fds{};
-  const size_t socket_count = std::min(sockets_.size(), fds.size() - 1);
-  for (size_t i = 0; i < socket_count; ++i) fds[i] = {sockets_[i].fd, POLLIN, 0};
+  const size_t socket_count = sockets_.size();
   size_t nfds = socket_count;
-  if (wake_fd >= 0) fds[nfds++] = {wake_fd, POLLIN, 0};
-  const int ready = poll(fds.data(), nfds, timeout_ms);
+  if (wake_fd >= 0) pollfds_[nfds++] = {wake_fd, POLLIN, 0};
+  const int ready = poll(pollfds_.data(), nfds, timeout_ms);
   if (ready < 0) return errno == EINTR;
   if (ready == 0) return true;
-  if (wake_fd >= 0 && (fds[socket_count].revents & POLLIN) != 0 && woken != nullptr) {
+  if (wake_fd >= 0 && (pollfds_[socket_count].revents & POLLIN) != 0 && woken != nullptr) {
     *woken = true;
   }
+  if (socket_count == 0) return true;
   const int64_t now = wall_clock_ns();
-  for (size_t i = 0; i < socket_count && out.size() < kBatch; ++i) {
-    if ((fds[i].revents & (POLLIN | POLLERR)) != 0) drain(i, out, now);
+  // Round robin over which socket goes first: when the batch fills before every ready socket
+  // was drained, the next call starts with a different one.
+  const size_t first = next_first_;
+  next_first_ = first + 1 < socket_count ? first + 1 : 0;
+  for (size_t step = 0; step < socket_count && out.size() < batch_size_; ++step) {
+    const size_t socket_idx = (first + step) % socket_count;
+    if ((pollfds_[socket_idx].revents & (POLLIN | POLLERR)) != 0) drain(socket_idx, out, now);
   }
   return true;
 }
 
 void UdpListener::drain(size_t socket_idx, std::vector<ReceivedDatagram>& out, int64_t now_ns) {
-  const size_t room = kBatch - out.size();
-  std::array<mmsghdr, kBatch> msgs{};
-  std::array<iovec, kBatch> iovs{};
-  std::array<sockaddr_storage, kBatch> addrs{};
+  // Slots [first_slot, batch_size_) are free: earlier ones hold this call's datagrams from
+  // other sockets, whose payload spans point into their slots.
   const size_t first_slot = out.size();
-  for (size_t i = 0; i < room; ++i) {
-    iovs[i].iov_base = buffers_.data() + (first_slot + i) * kMaxDatagram;
-    iovs[i].iov_len = kMaxDatagram;
-    msgs[i].msg_hdr.msg_iov = &iovs[i];
-    msgs[i].msg_hdr.msg_iovlen = 1;
-    msgs[i].msg_hdr.msg_name = &addrs[i];
-    msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+  const size_t room = batch_size_ - first_slot;
+  for (size_t slot = first_slot; slot < batch_size_; ++slot) {
+    msghdr& h = msgs_[slot].msg_hdr;
+    h.msg_namelen = sizeof(sockaddr_storage);
+    h.msg_controllen = kControlLen;  // the kernel shrinks it to what it wrote
+    h.msg_flags = 0;
   }
-  const Socket& socket = sockets_[socket_idx];
-  const int got =
-      recvmmsg(socket.fd, msgs.data(), static_cast<unsigned>(room), MSG_DONTWAIT, nullptr);
+  Socket& socket = *sockets_[socket_idx];
+  const int got = recvmmsg(socket.fd, msgs_.data() + first_slot, static_cast<unsigned>(room),
+                           MSG_DONTWAIT, nullptr);
   if (got < 0) {
-    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ++stats_.errors;
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) add(socket.counters.errors, 1);
     return;
   }
-  for (int i = 0; i < got; ++i) {
-    ReceivedDatagram d;
-    const auto& addr = addrs[static_cast<size_t>(i)];
+  uint64_t bytes = 0;
+  uint64_t truncated = 0;
+  uint64_t drops = 0;
+  for (size_t slot = first_slot; slot < first_slot + static_cast<size_t>(got); ++slot) {
+    msghdr& h = msgs_[slot].msg_hdr;
+    ReceivedDatagram& d = out.emplace_back();
+    const sockaddr_storage& addr = addrs_[slot];
     if (addr.ss_family == AF_INET) {
       const auto* a4 = reinterpret_cast<const sockaddr_in*>(&addr);
       d.src = flow::IpAddress::from_v4(ntohl(a4->sin_addr.s_addr));
@@ -217,15 +231,30 @@ void UdpListener::drain(size_t socket_idx, std::vector<ReceivedDatagram>& out, i
     }
     d.local_port = socket.port;
     d.arrival_ns = now_ns;
-    const size_t len = msgs[static_cast<size_t>(i)].msg_len;
-    if ((msgs[static_cast<size_t>(i)].msg_hdr.msg_flags & MSG_TRUNC) != 0) ++stats_.truncated;
-    d.payload = std::span<const std::byte>(
-        buffers_.data() + (first_slot + static_cast<size_t>(i)) * kMaxDatagram,
-        std::min(len, kMaxDatagram));
-    ++stats_.datagrams;
-    stats_.bytes += d.payload.size();
-    out.push_back(d);
+    if ((h.msg_flags & MSG_TRUNC) != 0) ++truncated;
+    d.payload = std::span<const std::byte>(buffers_ + slot * kMaxDatagram,
+                                           std::min<size_t>(msgs_[slot].msg_len, kMaxDatagram));
+    bytes += d.payload.size();
+    // SO_RXQ_OVFL: the kernel attaches the socket's drop count (sk_drops, a u32 that wraps)
+    // as it was when this datagram was queued, and only when it is not zero. The difference
+    // modulo 2^32 from the last value seen is what was dropped in between. (Without
+    // SO_RXQ_OVFL, the `drops` column of /proc/net/udp and /proc/net/udp6, matched by inode,
+    // or getsockopt(SO_MEMINFO)[SK_MEMINFO_DROPS] give the same count by polling.)
+    for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL &&
+          c->cmsg_len >= CMSG_LEN(sizeof(uint32_t))) {
+        uint32_t count = 0;
+        std::memcpy(&count, CMSG_DATA(c), sizeof(count));
+        drops += static_cast<uint32_t>(count - socket.last_drop_count);
+        socket.last_drop_count = count;
+      }
+    }
   }
+  Counters& c = socket.counters;
+  add(c.datagrams, static_cast<uint64_t>(got));
+  add(c.bytes, bytes);
+  add(c.truncated, truncated);
+  add(c.kernel_drops, drops);
 }
 
 }  // namespace fathom::collect

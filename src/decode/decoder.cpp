@@ -1,5 +1,9 @@
 #include "decode/decoder.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -90,6 +94,12 @@ void Decoder::for_each_exporter(const std::function<void(const ExporterState&)>&
 }
 
 bool Decoder::save_state(const std::string& path, std::string& error) const {
+  const Decoder* self = this;
+  return save_state(path, std::span(&self, 1), error);
+}
+
+bool Decoder::save_state(const std::string& path, std::span<const Decoder* const> decoders,
+                         std::string& error) {
   std::vector<std::byte> out;
   out.insert(out.end(), reinterpret_cast<const std::byte*>(kStateMagic),
              reinterpret_cast<const std::byte*>(kStateMagic) + sizeof(kStateMagic));
@@ -98,31 +108,44 @@ bool Decoder::save_state(const std::string& path, std::string& error) const {
   uint32_t count = 0;
   const size_t count_pos = out.size();
   put_u32(out, 0);
-  for (const auto& [addr, exporter] : exporters_) {
-    if (!exporter.templates) continue;
-    blob.clear();
-    detail::serialize_template_state(exporter, blob);
-    out.insert(out.end(), reinterpret_cast<const std::byte*>(addr.bytes.data()),
-               reinterpret_cast<const std::byte*>(addr.bytes.data()) + 16);
-    put_u32(out, static_cast<uint32_t>(blob.size()));
-    out.insert(out.end(), blob.begin(), blob.end());
-    ++count;
+  for (const Decoder* decoder : decoders) {
+    for (const auto& [addr, exporter] : decoder->exporters_) {
+      if (!exporter.templates) continue;
+      blob.clear();
+      detail::serialize_template_state(exporter, blob);
+      out.insert(out.end(), reinterpret_cast<const std::byte*>(addr.bytes.data()),
+                 reinterpret_cast<const std::byte*>(addr.bytes.data()) + 16);
+      put_u32(out, static_cast<uint32_t>(blob.size()));
+      out.insert(out.end(), blob.begin(), blob.end());
+      ++count;
+    }
   }
   for (int i = 0; i < 4; ++i) out[count_pos + i] = std::byte(count >> (24 - 8 * i));
 
+  // Written to a temporary file, synced, then renamed over the old one: a crash or a full
+  // disk leaves the previous state intact, never a half-written file.
   const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) {
-      error = "cannot open " + tmp + " for writing: " + std::strerror(errno);
-      return false;
-    }
-    f.write(reinterpret_cast<const char*>(out.data()), static_cast<std::streamsize>(out.size()));
-    f.flush();
-    if (!f) {
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    error = "cannot open " + tmp + " for writing: " + std::strerror(errno);
+    return false;
+  }
+  size_t written = 0;
+  while (written < out.size()) {
+    const ssize_t n = ::write(fd, out.data() + written, out.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
       error = "cannot write " + tmp + ": " + std::strerror(errno);
+      ::close(fd);
+      ::unlink(tmp.c_str());
       return false;
     }
+    written += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    error = "cannot write " + tmp + ": " + std::strerror(errno);
+    ::unlink(tmp.c_str());
+    return false;
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     error = "cannot rename " + tmp + " to " + path + ": " + std::strerror(errno);
@@ -131,7 +154,8 @@ bool Decoder::save_state(const std::string& path, std::string& error) const {
   return true;
 }
 
-bool Decoder::load_state(const std::string& path, std::string& error) {
+bool Decoder::load_state(const std::string& path, std::string& error,
+                         const std::function<bool(const flow::IpAddress&)>& keep) {
   std::ifstream f(path, std::ios::binary);
   if (!f) return true;  // no state yet: a first start
   std::vector<char> raw((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
@@ -154,6 +178,7 @@ bool Decoder::load_state(const std::string& path, std::string& error) {
     const uint32_t len = r.u32();
     ByteReader blob = r.sub(len);
     if (!r.ok()) break;
+    if (keep && !keep(addr)) continue;
     if (loaded.size() >= config_.max_exporters) break;
     ExporterState state(addr);
     if (!detail::deserialize_template_state(blob.rest(), config_, state)) {

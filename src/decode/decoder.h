@@ -37,9 +37,15 @@ class Decoder {
   /// Writes templates and sampling rates of every exporter to `path` (atomically: a temp file
   /// renamed over it). Returns false and sets `error` on failure.
   bool save_state(const std::string& path, std::string& error) const;
+  /// The state of several decoders (one per receive thread, disjoint exporters) in one file.
+  static bool save_state(const std::string& path, std::span<const Decoder* const> decoders,
+                         std::string& error);
   /// Loads state written by save_state. A missing file is not an error (returns true, loads
-  /// nothing); a corrupt or foreign file returns false with `error` and loads nothing.
-  bool load_state(const std::string& path, std::string& error);
+  /// nothing); a corrupt or foreign file returns false with `error` and loads nothing. With
+  /// `keep`, only exporters for which it returns true are loaded (the ones whose packets this
+  /// decoder's thread receives).
+  bool load_state(const std::string& path, std::string& error,
+                  const std::function<bool(const flow::IpAddress&)>& keep = {});
 
   /// Calls `fn` for each exporter (read-only view for stats output and metrics).
   void for_each_exporter(const std::function<void(const ExporterState&)>& fn) const;

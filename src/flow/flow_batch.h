@@ -27,6 +27,12 @@ class FlowBatch {
   /// Removes the last record (a decoder that finds a record malformed half-way through).
   void pop_back() noexcept { records_.pop_back(); }
 
+  /// Keeps the first `n` records (n <= size()): the end of an in-place filter.
+  void truncate(size_t n) noexcept { records_.resize(n < records_.size() ? n : records_.size()); }
+  /// Keeps the first `n` interface-counter records.
+  void truncate_counters(size_t n) noexcept {
+    counters_.resize(n < counters_.size() ? n : counters_.size());
+  }
   /// Appends interface counters (sFlow counter samples).
   InterfaceCounters& add_counters() { return counters_.emplace_back(); }
 
@@ -46,6 +52,7 @@ class FlowBatch {
   const FlowRecord& operator[](size_t i) const noexcept { return records_[i]; }
   std::span<FlowRecord> records() noexcept { return records_; }
   std::span<const FlowRecord> records() const noexcept { return records_; }
+  std::span<InterfaceCounters> counters() noexcept { return counters_; }
   std::span<const InterfaceCounters> counters() const noexcept { return counters_; }
 
  private:

@@ -153,6 +153,7 @@ struct InterfaceCounters {
   uint32_t out_discards = 0;
   uint32_t out_errors = 0;
   uint32_t promiscuous_mode = 0;
+  uint32_t tenant_id = 0;  ///< 0 until `transform` maps the exporter to a tenant
 };
 
 static_assert(std::is_trivially_copyable_v<InterfaceCounters>);

@@ -44,6 +44,8 @@ class TenantMap {
     return id != 0 ? id : fallback_tenant_;
   }
 
+  /// What `resolve` returns for an exporter no rule matches (0: rejected).
+  uint32_t fallback_tenant() const noexcept { return fallback_tenant_; }
   size_t rule_count() const noexcept { return rules_.size(); }
   size_t interval_count() const noexcept { return starts_.size(); }
 

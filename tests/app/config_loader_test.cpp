@@ -53,7 +53,10 @@ TEST(ConfigLoader, EmptyFileGivesTheDefaults) {
     EXPECT_EQ(c.collect.receive_threads, 1u);
     EXPECT_EQ(c.collect.socket_receive_buffer_bytes, 8u * 1024 * 1024);
     EXPECT_EQ(c.collect.recv_batch_size, 64u);
-    EXPECT_EQ(c.collect.queue_capacity_batches, 1024u);
+    EXPECT_EQ(c.collect.queue_capacity_batches, 64u);
+    EXPECT_EQ(c.collect.flush_interval_ms, 200u);
+    EXPECT_EQ(c.log_format, LogFormat::kText);
+    EXPECT_EQ(c.output.flows, "");
     EXPECT_EQ(c.collect.state_file, "");
     EXPECT_EQ(c.decode.max_exporters, 4096u);
     EXPECT_EQ(c.decode.max_templates_per_exporter, 1024u);
@@ -72,13 +75,17 @@ TEST(ConfigLoader, EmptyFileGivesTheDefaults) {
 constexpr const char* kFullConfig = R"(
 data_dir: /srv/fathom
 log_level: debug
+log_format: json
 metrics_listen: "[::1]:9200"
+output:
+  flows: /srv/fathom/flows.jsonl
 collect:
   listeners: ["192.0.2.10:9995", "[2001:db8::10]:4739", "0.0.0.0:0"]
   receive_threads: 4
   socket_receive_buffer_bytes: 67108864
   recv_batch_size: 128
-  queue_capacity_batches: 64
+  queue_capacity_batches: 16
+  flush_interval_ms: 50
   state_file: /srv/fathom/decoder.state
 decode:
   max_exporters: 100
@@ -126,8 +133,11 @@ TEST(ConfigLoader, FullFileSetsEveryField) {
   EXPECT_EQ(c.collect.receive_threads, 4u);
   EXPECT_EQ(c.collect.socket_receive_buffer_bytes, 67108864u);
   EXPECT_EQ(c.collect.recv_batch_size, 128u);
-  EXPECT_EQ(c.collect.queue_capacity_batches, 64u);
+  EXPECT_EQ(c.collect.queue_capacity_batches, 16u);
   EXPECT_EQ(c.collect.state_file, "/srv/fathom/decoder.state");
+  EXPECT_EQ(c.collect.flush_interval_ms, 50u);
+  EXPECT_EQ(c.log_format, LogFormat::kJson);
+  EXPECT_EQ(c.output.flows, "/srv/fathom/flows.jsonl");
   EXPECT_EQ(c.decode.max_exporters, 100u);
   EXPECT_EQ(c.decode.max_templates_per_exporter, 16u);
   EXPECT_EQ(c.decode.max_pending_bytes_per_exporter, 0u);
@@ -262,11 +272,13 @@ const RejectCase kRejectCases[] = {
      "fathom.yaml:4:25: tenants[0].internal_networks[0]: '10.1.2.3/16' has bits set beyond its "
      "prefix length (did you mean '10.1.0.0/16'?)"},
     {"UnknownTopLevelKey", "data_dir: /x\ntenant: []\n",
-     "fathom.yaml:2:1: tenant: unknown key (known here: data_dir, log_level, metrics_listen, "
+     "fathom.yaml:2:1: tenant: unknown key (known here: data_dir, log_level, log_format, "
+     "metrics_listen, output, "
      "collect, decode, transform, tenants)"},
     {"UnknownNestedKey", "collect:\n  receive_threads: 2\n  listner: [\"0.0.0.0:2055\"]\n",
      "fathom.yaml:3:3: collect.listner: unknown key (known here: listeners, receive_threads, "
-     "socket_receive_buffer_bytes, recv_batch_size, queue_capacity_batches, state_file)"},
+     "socket_receive_buffer_bytes, recv_batch_size, queue_capacity_batches, "
+     "flush_interval_ms, state_file)"},
     {"UnknownExporterKey",
      "tenants:\n  - id: 1\n    name: a\n    exporters:\n      - {address: 192.0.2.1, domain: 1}\n",
      "fathom.yaml:5:30: tenants[0].exporters[0].domain: unknown key (known here: address, "
@@ -480,7 +492,7 @@ TEST(ConfigCheck, PrintsASummaryOrEveryError) {
                 bad +
                 ":2:11: collect.x: unknown key (known here: listeners, receive_threads, "
                 "socket_receive_buffer_bytes, recv_batch_size, queue_capacity_batches, "
-                "state_file)\n");
+                "flush_interval_ms, state_file)\n");
   std::fclose(out);
   std::fclose(err);
 }

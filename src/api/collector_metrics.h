@@ -1,0 +1,53 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "api/metrics_text.h"
+#include "bus/bus.h"
+#include "collect/udp_listener.h"
+#include "transform/ingest.h"
+
+namespace fathom::api {
+
+/// A tenant's id and name, for metric labels.
+struct TenantName {
+  uint32_t id = 0;
+  std::string name;
+};
+
+/// Counters of one output sink.
+struct OutputStats {
+  std::string name;  ///< "flows_jsonl"
+  uint64_t records = 0;
+  uint64_t write_errors = 0;
+  uint64_t records_lost = 0;
+};
+
+/// Everything /metrics shows about the collector, copied from the running stages.
+struct CollectorSnapshot {
+  int64_t start_time_ns = 0;  ///< process start, wall clock
+  uint32_t receive_threads = 0;
+  bool exporter_steering = true;  ///< every exporter's packets reach one thread
+  std::vector<collect::SocketStats> sockets;
+  std::vector<transform::IngestSnapshot> workers;
+  bus::BusStats bus;
+  std::vector<TenantName> tenants;  ///< configured tenants (and the default one)
+  std::vector<OutputStats> outputs;
+  uint64_t config_reloads = 0;
+  uint64_t config_reload_failures = 0;
+  /// Exporters shown with their own label; the rest are summed under exporter="other".
+  size_t max_exporter_series = 1000;
+};
+
+/// Appends the collector's families to `out`: sockets (datagrams, bytes, kernel drops, receive
+/// buffer), per-exporter decode counters (packets, bytes, records, malformed by reason,
+/// templates, parked data, unknown sampling rate, rejected records), per-tenant records, bus
+/// queues (depth, enqueued, dropped) and outputs. Label cardinality is bounded: at most
+/// `max_exporter_series` exporters (the busiest by packets) get their own series, reason
+/// series appear only when non-zero, tenants come from the config.
+void append_collector_metrics(const CollectorSnapshot& snapshot, MetricsText& out);
+
+}  // namespace fathom::api

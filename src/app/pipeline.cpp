@@ -1,0 +1,354 @@
+#include "app/pipeline.h"
+
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "app/logging.h"
+#include "collect/input_stream.h"
+#include "collect/pcap_reader.h"
+#include "decode/vpc_flow_log.h"
+
+namespace fathom::app {
+namespace {
+
+int64_t wall_clock_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+int64_t monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+transform::IngestWorker::Options worker_options(const Config& config) {
+  transform::IngestWorker::Options o;
+  o.decode = config.decode;
+  o.flush_interval_ns = int64_t{config.collect.flush_interval_ms} * 1'000'000;
+  return o;
+}
+
+std::shared_ptr<const transform::TenantMap> tenant_map(const Config& config) {
+  return std::make_shared<const transform::TenantMap>(
+      transform::TenantMap::from_config(config.transform));
+}
+
+bool same_endpoints(const std::vector<collect::ListenEndpoint>& a,
+                    const std::vector<collect::ListenEndpoint>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
+    return x.host == y.host && x.port == y.port;
+  });
+}
+
+}  // namespace
+
+Pipeline::Pipeline(const Config& config)
+    : config_(config), start_time_ns_(wall_clock_ns()), tenant_names_(tenant_names(config)) {}
+
+Pipeline::~Pipeline() {
+  stop();
+  for (int fd : wake_fds_) ::close(fd);
+}
+
+std::vector<api::TenantName> Pipeline::tenant_names(const Config& config) {
+  std::vector<api::TenantName> names;
+  for (const transform::Tenant& t : config.transform.tenants) names.push_back({t.id, t.name});
+  if (config.transform.unknown_exporters == transform::UnknownExporters::kDefault) {
+    names.push_back({config.transform.default_tenant_id, config.transform.default_tenant_name});
+  }
+  return names;
+}
+
+bool Pipeline::open_flow_output(const std::string& path, std::string& error) {
+  if (path.empty()) return true;
+  flow_sink_ = FlowSink::open(path, bus_, config_.collect.queue_capacity_batches, error);
+  return flow_sink_ != nullptr;
+}
+
+bool Pipeline::open_live(const std::vector<collect::ListenEndpoint>& endpoints,
+                         std::string& error) {
+  const collect::ListenOptions options = collect::listen_options(config_.collect);
+  uint32_t threads = config_.collect.receive_threads;
+  group_ = collect::UdpListenerGroup::open(endpoints, threads, options, error);
+  if (!group_) return false;
+  if (!group_->steering()) {
+    logger("collect")->warn(
+        "exporter steering is unavailable ({}); using one receive thread so that every "
+        "exporter's packets reach the same decoder",
+        group_->steering_error());
+    group_.reset();
+    threads = 1;
+    group_ = collect::UdpListenerGroup::open(endpoints, threads, options, error);
+    if (!group_) return false;
+  }
+  const auto tenants = tenant_map(config_);
+  for (size_t i = 0; i < group_->size(); ++i) {
+    workers_.push_back(std::make_unique<transform::IngestWorker>(
+        "receive-" + std::to_string(i), worker_options(config_), bus_, tenants));
+    const int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (fd < 0) {
+      error = "cannot create an eventfd for receive thread " + std::to_string(i);
+      return false;
+    }
+    wake_fds_.push_back(fd);
+  }
+  return true;
+}
+
+void Pipeline::open_replay() {
+  workers_.push_back(std::make_unique<transform::IngestWorker>("replay", worker_options(config_),
+                                                               bus_, tenant_map(config_)));
+}
+
+bool Pipeline::load_state(const std::string& path, std::string& error) {
+  const uint32_t shards = static_cast<uint32_t>(workers_.size());
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    auto keep = [&](const flow::IpAddress& addr) {
+      return collect::UdpListenerGroup::shard_of(addr, shards) == i;
+    };
+    if (!workers_[i]->decoder().load_state(path, error, keep)) return false;
+  }
+  return true;
+}
+
+void Pipeline::start_live() {
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    threads_running_.fetch_add(1);
+    threads_.emplace_back([this, i] {
+      receive_loop(i);
+      threads_running_.fetch_sub(1);
+    });
+  }
+}
+
+void Pipeline::receive_loop(size_t idx) {
+  collect::UdpListener& listener = group_->listener(idx);
+  transform::IngestWorker& worker = *workers_[idx];
+  std::vector<collect::ReceivedDatagram> datagrams;
+  datagrams.reserve(listener.batch_size());
+  // Poll at most this long so partial batches go out within the flush interval.
+  const int timeout_ms =
+      std::max(1, static_cast<int>(std::min<int64_t>(config_.collect.flush_interval_ms, 1000)));
+  while (!stopping_.load(std::memory_order_relaxed)) {
+    bool woken = false;
+    if (!listener.receive(timeout_ms, datagrams, wake_fds_[idx], &woken)) {
+      threads_failed_.fetch_add(1, std::memory_order_relaxed);
+      logger("collect")->critical("receive thread {} stopped: poll failed", idx);
+      break;
+    }
+    for (const collect::ReceivedDatagram& d : datagrams) {
+      worker.handle(d.payload, {d.src, d.src_port, d.arrival_ns});
+    }
+    worker.tick(wall_clock_ns());
+  }
+  worker.flush(wall_clock_ns());
+}
+
+bool Pipeline::replay(const ReplayOptions& options, const std::atomic<bool>& stop,
+                      ReplayStats& stats, std::string& error) {
+  transform::IngestWorker& worker = *workers_.front();
+  auto in = collect::InputStream::open(options.path, error);
+  if (!in) return false;
+  const std::span<const std::byte> head = in->peek(512);
+  if (!in->error().empty()) {
+    error = in->error();
+    return false;
+  }
+  if (head.empty()) {
+    error = in->name() + ": empty file";
+    return false;
+  }
+  if (collect::is_capture_magic(head)) {
+    std::unique_ptr<collect::PcapReader> reader;
+    const std::string name = in->name();
+    if (!in->is_stream() && !in->gzip()) {
+      in.reset();
+      reader = collect::PcapReader::open(options.path, error);
+    } else {
+      std::FILE* f = in->as_file();
+      if (f == nullptr) {
+        error = name + ": cannot create a stream";
+        return false;
+      }
+      reader = collect::PcapReader::open_stream(f, name, error);
+    }
+    if (!reader) return false;
+    collect::CapturedDatagram d;
+    int64_t first_ts = 0;
+    const int64_t started = monotonic_ns();
+    while (!stop.load(std::memory_order_relaxed) && reader->next(d)) {
+      if (options.speed > 0) {
+        if (first_ts == 0) first_ts = d.timestamp_ns;
+        const auto due =
+            static_cast<int64_t>(static_cast<double>(d.timestamp_ns - first_ts) / options.speed);
+        // Sleep in short steps so a stop request is noticed, and tick meanwhile.
+        for (int64_t wait = due - (monotonic_ns() - started); wait > 0 && !stop.load();
+             wait = due - (monotonic_ns() - started)) {
+          std::this_thread::sleep_for(
+              std::chrono::nanoseconds(std::min<int64_t>(wait, 50'000'000)));
+          worker.tick(d.timestamp_ns);
+        }
+      }
+      ++stats.datagrams;
+      worker.handle(d.payload, {d.src, d.src_port, d.timestamp_ns});
+      worker.tick(d.timestamp_ns);
+    }
+    if (!reader->error().empty()) {
+      error = name + ": " + reader->error();
+      return false;
+    }
+    return true;
+  }
+  if (collect::looks_binary(head)) {
+    error = in->name() + ": unknown format (not a pcap/pcapng capture or an AWS VPC flow log)";
+    return false;
+  }
+  collect::LineReader lines(*in);
+  decode::VpcFlowLogParser parser;
+  flow::FlowBatch parsed;
+  std::string_view line;
+  bool first = true;
+  while (!stop.load(std::memory_order_relaxed) && lines.next(line)) {
+    if (first) {
+      if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+      first = false;
+      if (!decode::VpcFlowLogParser::is_header(line) &&
+          !decode::VpcFlowLogParser::is_default_record(line)) {
+        error = in->name() +
+                ": unknown format (the first line is neither a VPC flow log header "
+                "nor a version 2 record)";
+        return false;
+      }
+    }
+    const int64_t now = wall_clock_ns();
+    parsed.clear();
+    parser.parse_line(line, parsed, now);
+    stats.vpc_records += parsed.size();
+    worker.handle_parsed(parsed.records(), {options.vpc_exporter, 0, now});
+    worker.tick(now);
+  }
+  stats.vpc_lines = parser.counts().lines;
+  stats.vpc_bad_lines = parser.counts().bad_lines;
+  if (!in->error().empty()) {
+    error = in->error();
+    return false;
+  }
+  return true;
+}
+
+void Pipeline::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  stopping_.store(true);
+  for (int fd : wake_fds_) {
+    const uint64_t one = 1;
+    [[maybe_unused]] const ssize_t n = ::write(fd, &one, sizeof(one));
+  }
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
+  if (!group_) {
+    // Replay: the worker ran on the caller's thread; publish what it holds.
+    for (auto& w : workers_) w->flush(wall_clock_ns());
+  }
+  bus_.close();
+  if (flow_sink_) flow_sink_->join();
+}
+
+bool Pipeline::save_state(const std::string& path, std::string& error) const {
+  std::vector<const decode::Decoder*> decoders;
+  for (const auto& w : workers_) decoders.push_back(&w->decoder());
+  return decode::Decoder::save_state(path, decoders, error);
+}
+
+void Pipeline::reload(const Config& config, std::vector<std::string>& restart_needed) {
+  if (!same_endpoints(config.collect.listeners, config_.collect.listeners)) {
+    restart_needed.push_back("collect.listeners");
+  }
+  if (config.collect.receive_threads != config_.collect.receive_threads) {
+    restart_needed.push_back("collect.receive_threads");
+  }
+  if (config.collect.socket_receive_buffer_bytes != config_.collect.socket_receive_buffer_bytes ||
+      config.collect.recv_batch_size != config_.collect.recv_batch_size) {
+    restart_needed.push_back("collect socket settings");
+  }
+  if (config.decode.max_exporters != config_.decode.max_exporters ||
+      config.decode.max_templates_per_exporter != config_.decode.max_templates_per_exporter ||
+      config.decode.max_pending_bytes_per_exporter !=
+          config_.decode.max_pending_bytes_per_exporter ||
+      config.decode.pending_timeout_ns != config_.decode.pending_timeout_ns ||
+      config.decode.emit_biflow_reverse != config_.decode.emit_biflow_reverse) {
+    restart_needed.push_back("decode");
+  }
+  if (config.metrics_listen.host != config_.metrics_listen.host ||
+      config.metrics_listen.port != config_.metrics_listen.port) {
+    restart_needed.push_back("metrics_listen");
+  }
+  const auto tenants = tenant_map(config);
+  for (auto& w : workers_) w->set_tenants(tenants);
+  set_log_level(config.log_level);
+  {
+    std::lock_guard lock(config_mutex_);
+    tenant_names_ = tenant_names(config);
+  }
+  config_.transform = config.transform;
+  config_.log_level = config.log_level;
+  reloads_.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::vector<uint16_t> Pipeline::local_ports() const {
+  if (!group_) return {};
+  return group_->listener(0).local_ports();
+}
+
+std::string Pipeline::receive_buffer_warning() const {
+  return group_ ? group_->receive_buffer_warning() : std::string();
+}
+
+api::CollectorSnapshot Pipeline::snapshot() const {
+  api::CollectorSnapshot s;
+  s.start_time_ns = start_time_ns_;
+  s.receive_threads = static_cast<uint32_t>(group_ ? group_->size() : 0);
+  s.exporter_steering = !group_ || group_->steering();
+  if (group_) s.sockets = group_->socket_stats();
+  for (const auto& w : workers_) s.workers.push_back(w->snapshot());
+  s.bus = bus_.stats();
+  {
+    std::lock_guard lock(config_mutex_);
+    s.tenants = tenant_names_;
+  }
+  if (flow_sink_) {
+    const FlowSinkStats f = flow_sink_->stats();
+    s.outputs.push_back({"flows_jsonl", f.records, f.write_errors, f.records_lost});
+  }
+  s.config_reloads = reloads_.load(std::memory_order_relaxed);
+  s.config_reload_failures = reload_failures_.load(std::memory_order_relaxed);
+  return s;
+}
+
+std::string Pipeline::metrics() const {
+  api::MetricsText text;
+  api::append_collector_metrics(snapshot(), text);
+  return text.str();
+}
+
+api::Health Pipeline::health() const {
+  api::Health h;
+  const uint32_t failed = threads_failed_.load(std::memory_order_relaxed);
+  if (failed != 0) {
+    h.ok = false;
+    h.text = std::to_string(failed) + " receive thread(s) stopped";
+    return h;
+  }
+  h.ok = true;
+  h.text = "receive threads running " + std::to_string(threads_running_.load());
+  return h;
+}
+
+}  // namespace fathom::app

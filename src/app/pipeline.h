@@ -1,0 +1,112 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "api/collector_metrics.h"
+#include "api/http_server.h"
+#include "app/config.h"
+#include "app/flow_sink.h"
+#include "bus/bus.h"
+#include "collect/socket_group.h"
+#include "transform/ingest.h"
+#include "transform/tenant_map.h"
+
+namespace fathom::app {
+
+/// What a file replay reads and how fast.
+struct ReplayOptions {
+  std::string path;  ///< pcap/pcapng capture or AWS VPC flow log, maybe gzip; "-" = stdin
+  /// Speed relative to the capture's own timing: 0 = as fast as possible, 1 = real time.
+  double speed = 0.0;
+  /// VPC flow logs carry no exporter address: their records are attributed to this one for
+  /// tenant mapping (list it in a tenant's `exporters`).
+  flow::IpAddress vpc_exporter;
+};
+
+/// Counters of a replay.
+struct ReplayStats {
+  uint64_t datagrams = 0;  ///< export datagrams read from a capture
+  uint64_t vpc_lines = 0;
+  uint64_t vpc_records = 0;
+  uint64_t vpc_bad_lines = 0;
+};
+
+/// The embedded collector: receive threads (each a UDP listener of a SO_REUSEPORT group and an
+/// ingest worker with its own decoder), the in-process bus, the output sinks, and the numbers
+/// /metrics shows. `app` wiring only: each stage's logic lives in its part.
+///
+/// Lifecycle: construct, `load_state`, `start_live` (or `replay` on the caller's thread),
+/// `stop`, `save_state`. `reload` and `metrics` may be called from any thread meanwhile.
+class Pipeline {
+ public:
+  explicit Pipeline(const Config& config);
+  ~Pipeline();
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
+
+  /// Opens the flows JSON-lines output ("" = none, "-" = stdout).
+  bool open_flow_output(const std::string& path, std::string& error);
+  /// Binds `endpoints` with `collect.receive_threads` threads and creates one ingest worker
+  /// per thread. Falls back to one thread (logged) when the kernel refuses exporter steering.
+  bool open_live(const std::vector<collect::ListenEndpoint>& endpoints, std::string& error);
+  /// One ingest worker for file replay (instead of `open_live`).
+  void open_replay();
+  /// Loads decoder state into each worker: the exporters its thread receives.
+  bool load_state(const std::string& path, std::string& error);
+  /// Starts the receive threads (live).
+  void start_live();
+  /// Reads one file through worker 0 on the calling thread until its end or `stop` is set.
+  bool replay(const ReplayOptions& options, const std::atomic<bool>& stop, ReplayStats& stats,
+              std::string& error);
+  /// Stops and joins the receive threads, publishes every partial batch, closes the bus and
+  /// waits until the outputs wrote what was queued. Idempotent.
+  void stop();
+  /// Writes every worker's templates and sampling rates to one file (call after `stop`).
+  bool save_state(const std::string& path, std::string& error) const;
+  /// Applies a new config's tenants, unknown-exporter policy and log level; settings that
+  /// need a restart (listeners, threads, decoder limits) are reported in `restart_needed`.
+  void reload(const Config& config, std::vector<std::string>& restart_needed);
+  void count_reload_failure() { reload_failures_.fetch_add(1, std::memory_order_relaxed); }
+
+  /// The ports bound (live), in endpoint order of listener 0.
+  std::vector<uint16_t> local_ports() const;
+  /// The kernel's receive-buffer warning, if it capped SO_RCVBUF.
+  std::string receive_buffer_warning() const;
+  api::CollectorSnapshot snapshot() const;
+  /// /metrics text.
+  std::string metrics() const;
+  /// /healthz: unhealthy when a receive thread stopped unexpectedly.
+  api::Health health() const;
+  bus::Bus& bus() noexcept { return bus_; }
+  size_t worker_count() const noexcept { return workers_.size(); }
+
+ private:
+  void receive_loop(size_t idx);
+  static std::vector<api::TenantName> tenant_names(const Config& config);
+
+  Config config_;
+  int64_t start_time_ns_ = 0;
+  bus::Bus bus_;
+  std::unique_ptr<collect::UdpListenerGroup> group_;
+  std::vector<std::unique_ptr<transform::IngestWorker>> workers_;
+  std::vector<std::thread> threads_;
+  std::vector<int> wake_fds_;  ///< one eventfd per receive thread
+  std::atomic<bool> stopping_{false};
+  std::atomic<uint32_t> threads_failed_{0};
+  std::atomic<uint32_t> threads_running_{0};
+  std::unique_ptr<FlowSink> flow_sink_;
+  bool stopped_ = false;
+
+  mutable std::mutex config_mutex_;  ///< guards tenant_names_ (reload vs metrics)
+  std::vector<api::TenantName> tenant_names_;
+  std::atomic<uint64_t> reloads_{0};
+  std::atomic<uint64_t> reload_failures_{0};
+};
+
+}  // namespace fathom::app

@@ -1,0 +1,251 @@
+#include "transform/ingest.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <utility>
+
+namespace fathom::transform {
+namespace {
+
+constexpr int64_t kMinuteNs = 60'000'000'000;
+
+std::shared_ptr<spdlog::logger> log() {
+  std::shared_ptr<spdlog::logger> logger = spdlog::get("transform");
+  return logger ? logger : spdlog::default_logger();
+}
+
+}  // namespace
+
+IngestWorker::IngestWorker(std::string name, Options options, bus::Bus& bus,
+                           std::shared_ptr<const TenantMap> tenants)
+    : name_(std::move(name)),
+      options_(options),
+      bus_(bus),
+      decoder_(options.decode),
+      batch_(bus.acquire()),
+      tenants_(tenants ? std::move(tenants) : std::make_shared<const TenantMap>()) {
+  snapshot_.worker = name_;
+}
+
+IngestWorker::~IngestWorker() = default;
+
+void IngestWorker::set_tenants(std::shared_ptr<const TenantMap> tenants) {
+  std::lock_guard lock(pending_mutex_);
+  pending_tenants_ = tenants ? std::move(tenants) : std::make_shared<const TenantMap>();
+  has_pending_.store(true, std::memory_order_release);
+}
+
+void IngestWorker::adopt_pending_tenants() {
+  std::lock_guard lock(pending_mutex_);
+  if (!has_pending_.load(std::memory_order_relaxed)) return;
+  tenants_ = std::move(pending_tenants_);
+  has_pending_.store(false, std::memory_order_relaxed);
+  // A new table may claim exporters that were unknown, or drop known ones: log afresh.
+  logged_unknown_.clear();
+}
+
+void IngestWorker::handle(std::span<const std::byte> payload, const decode::PacketContext& ctx) {
+  if (has_pending_.load(std::memory_order_relaxed)) adopt_pending_tenants();
+  ++datagrams_;
+  datagram_bytes_ += payload.size();
+  const size_t first_record = batch_->size();
+  const size_t first_counter = batch_->counters().size();
+  decoder_.decode(payload, ctx, *batch_);
+  records_decoded_ += batch_->size() - first_record;
+  route(first_record, first_counter, ctx);
+  if (batch_started_ns_ == 0 && !batch_->empty()) batch_started_ns_ = ctx.arrival_ns;
+  if (batch_->full()) publish_batch(ctx.arrival_ns);
+}
+
+void IngestWorker::handle_parsed(std::span<const flow::FlowRecord> records,
+                                 const decode::PacketContext& ctx) {
+  if (has_pending_.load(std::memory_order_relaxed)) adopt_pending_tenants();
+  const size_t first_record = batch_->size();
+  const size_t first_counter = batch_->counters().size();
+  for (const flow::FlowRecord& in : records) {
+    flow::FlowRecord& r = batch_->add();
+    r = in;
+    r.exporter = ctx.exporter;
+  }
+  records_decoded_ += records.size();
+  route(first_record, first_counter, ctx);
+  if (batch_started_ns_ == 0 && !batch_->empty()) batch_started_ns_ = ctx.arrival_ns;
+  if (batch_->full()) publish_batch(ctx.arrival_ns);
+}
+
+void IngestWorker::route(size_t first_record, size_t first_counter,
+                         const decode::PacketContext& ctx) {
+  const TenantMap& map = *tenants_;
+  // Records of one packet share the exporter and nearly always the domain: cache the answer.
+  uint32_t cached_domain = 0;
+  uint32_t cached_tenant = 0;
+  bool cached = false;
+  auto tenant_of = [&](uint32_t domain) {
+    if (!cached || domain != cached_domain) {
+      cached_domain = domain;
+      cached_tenant = map.resolve(ctx.exporter, domain);
+      cached = true;
+    }
+    return cached_tenant;
+  };
+
+  std::span<flow::FlowRecord> records = batch_->records();
+  size_t kept = first_record;
+  TenantIngest* counters = nullptr;
+  uint64_t rejected = 0;
+  for (size_t i = first_record; i < records.size(); ++i) {
+    flow::FlowRecord& r = records[i];
+    const uint32_t tenant = tenant_of(r.observation_domain);
+    if (tenant == 0) {
+      ++rejected;
+      note_unknown(ctx.exporter, r.observation_domain);
+      continue;
+    }
+    r.tenant_id = tenant;
+    if (counters == nullptr || counters->tenant_id != tenant) counters = &tenant_counters(tenant);
+    ++counters->records;
+    counters->flow_bytes += r.bytes;
+    counters->flow_packets += r.packets;
+    if (kept != i) records[kept] = r;
+    ++kept;
+  }
+  const size_t accepted = kept - first_record;
+  batch_->truncate(kept);
+
+  std::span<flow::InterfaceCounters> counter_records = batch_->counters();
+  size_t kept_counters = first_counter;
+  uint64_t counters_rejected = 0;
+  for (size_t i = first_counter; i < counter_records.size(); ++i) {
+    flow::InterfaceCounters& c = counter_records[i];
+    const uint32_t tenant = tenant_of(c.sub_agent);
+    if (tenant == 0) {
+      ++counters_rejected;
+      note_unknown(ctx.exporter, c.sub_agent);
+      continue;
+    }
+    c.tenant_id = tenant;
+    ++tenant_counters(tenant).counter_records;
+    if (kept_counters != i) counter_records[kept_counters] = c;
+    ++kept_counters;
+  }
+  batch_->truncate_counters(kept_counters);
+
+  records_accepted_ += accepted;
+  records_rejected_ += rejected;
+  if (!cached) return;  // nothing decoded from this packet
+  // Per exporter (once per packet, not per record), bounded like the decoder's table.
+  auto it = per_exporter_.find(ctx.exporter);
+  if (it == per_exporter_.end()) {
+    if (per_exporter_.size() >= options_.decode.max_exporters) return;
+    it = per_exporter_.emplace(ctx.exporter, Rejected{}).first;
+  }
+  it->second.records += rejected;
+  it->second.counters += counters_rejected;
+  if (cached_tenant != 0) it->second.tenant_id = cached_tenant;
+}
+
+void IngestWorker::note_unknown(const flow::IpAddress& exporter, uint32_t domain) {
+  if (logged_unknown_.contains(exporter)) return;
+  if (logged_unknown_.size() >= options_.decode.max_exporters) {
+    ++unknown_suppressed_;
+    return;
+  }
+  logged_unknown_.insert(exporter);
+  if (last_now_ns_ - log_window_start_ns_ >= kMinuteNs) {
+    log_window_start_ns_ = last_now_ns_;
+    logs_in_window_ = 0;
+  }
+  if (logs_in_window_ >= options_.unknown_exporter_logs_per_minute) {
+    ++unknown_suppressed_;
+    return;
+  }
+  ++logs_in_window_;
+  ++unknown_logged_;
+  log()->warn(
+      "unknown exporter {} (observation domain {}): no tenant claims it, its records are "
+      "dropped; add it to a tenant's exporters or set transform.unknown_exporters: default",
+      exporter.to_string(), domain);
+}
+
+TenantIngest& IngestWorker::tenant_counters(uint32_t tenant_id) {
+  auto [it, inserted] = per_tenant_.try_emplace(tenant_id);
+  if (inserted) it->second.tenant_id = tenant_id;
+  return it->second;
+}
+
+void IngestWorker::publish_batch(int64_t now_ns) {
+  (void)now_ns;
+  if (batch_->empty()) return;
+  ++batches_published_;
+  bus_.publish(std::move(batch_));
+  batch_ = bus_.acquire();
+  batch_started_ns_ = 0;
+}
+
+void IngestWorker::tick(int64_t now_ns) {
+  last_now_ns_ = now_ns;
+  if (has_pending_.load(std::memory_order_relaxed)) adopt_pending_tenants();
+  if (batch_started_ns_ != 0 && now_ns - batch_started_ns_ >= options_.flush_interval_ns) {
+    publish_batch(now_ns);
+  }
+  if (now_ns - last_snapshot_ns_ >= options_.snapshot_interval_ns) {
+    decoder_.expire(now_ns);
+    if (unknown_suppressed_ > suppressed_reported_ && now_ns - log_window_start_ns_ >= kMinuteNs) {
+      log()->warn(
+          "{} further unknown exporters were not logged (rate limit); see the "
+          "fathom_exporter_records_rejected_total metric",
+          unknown_suppressed_ - suppressed_reported_);
+      suppressed_reported_ = unknown_suppressed_;
+      log_window_start_ns_ = now_ns;
+      logs_in_window_ = 0;
+    }
+    take_snapshot(now_ns);
+  }
+}
+
+void IngestWorker::flush(int64_t now_ns) {
+  last_now_ns_ = now_ns;
+  publish_batch(now_ns);
+  take_snapshot(now_ns);
+}
+
+void IngestWorker::take_snapshot(int64_t now_ns) {
+  last_snapshot_ns_ = now_ns;
+  IngestSnapshot s;
+  s.worker = name_;
+  s.taken_ns = now_ns;
+  s.datagrams = datagrams_;
+  s.datagram_bytes = datagram_bytes_;
+  s.records_decoded = records_decoded_;
+  s.records_accepted = records_accepted_;
+  s.records_rejected = records_rejected_;
+  s.batches_published = batches_published_;
+  s.unknown_exporters_logged = unknown_logged_;
+  s.unknown_exporters_suppressed = unknown_suppressed_;
+  decoder_.for_each_exporter([&](const decode::ExporterState& e) {
+    ExporterIngest x;
+    x.address = e.address;
+    x.decode = e.stats;
+    if (auto it = per_exporter_.find(e.address); it != per_exporter_.end()) {
+      x.records_rejected = it->second.records;
+      x.counters_rejected = it->second.counters;
+      x.tenant_id = it->second.tenant_id;
+    }
+    s.exporters.push_back(x);
+  });
+  s.overflow = decoder_.overflow_stats();
+  s.tenants.reserve(per_tenant_.size());
+  for (const auto& [id, t] : per_tenant_) s.tenants.push_back(t);
+  std::sort(s.tenants.begin(), s.tenants.end(),
+            [](const TenantIngest& a, const TenantIngest& b) { return a.tenant_id < b.tenant_id; });
+  std::lock_guard lock(snapshot_mutex_);
+  snapshot_ = std::move(s);
+}
+
+IngestSnapshot IngestWorker::snapshot() const {
+  std::lock_guard lock(snapshot_mutex_);
+  return snapshot_;
+}
+
+}  // namespace fathom::transform
