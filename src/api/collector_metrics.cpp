@@ -164,10 +164,18 @@ void append_exporter_metrics(const CollectorSnapshot& s,
                  "Records emitted without a known sampling rate (assumed 1).", kCounter);
   auto& last_seen = out.family("fathom_exporter_last_seen_seconds",
                                "Unix time of the exporter's latest packet.", kGauge);
+  auto& info = out.family("fathom_exporter_info",
+                          "1 per exporter, labelled with the tenant of its latest accepted "
+                          "record (empty: none yet) and the protocol of its latest packet. "
+                          "Kept apart from the counters so their series never change "
+                          "identity; join on `exporter`.",
+                          kGauge);
   for (const ExporterRow& row : rows) {
     const decode::ExporterStats& d = row.sum.decode;
-    const std::initializer_list<Label> labels = {
-        {"exporter", row.label}, {"tenant", row.tenant}, {"protocol", row.protocol}};
+    const std::initializer_list<Label> labels = {{"exporter", row.label}};
+    if (row.label != "other" && row.label != "overflow") {
+      info.sample({{"exporter", row.label}, {"tenant", row.tenant}, {"protocol", row.protocol}}, 1);
+    }
     packets.sample(labels, d.packets);
     bytes.sample(labels, d.bytes);
     ok.sample(labels, d.packets_ok);

@@ -1,0 +1,102 @@
+#include "api/collector_metrics.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace fathom::api {
+namespace {
+
+transform::ExporterIngest exporter(const char* addr, uint64_t packets, uint32_t tenant) {
+  transform::ExporterIngest e;
+  e.address = *flow::IpAddress::parse(addr);
+  e.decode.packets = packets;
+  e.decode.records = packets * 10;
+  e.decode.last_version = 10;
+  e.tenant_id = tenant;
+  return e;
+}
+
+size_t count(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+TEST(CollectorMetrics, LabelsExportersWithTheirTenantAndProtocol) {
+  CollectorSnapshot s;
+  s.tenants = {{1, "acme"}};
+  transform::IngestSnapshot w;
+  w.exporters.push_back(exporter("192.0.2.1", 5, 1));
+  w.exporters.back().decode.count(decode::DecodeStatus::kTruncated);
+  w.tenants.push_back({1, 50, 5000, 60, 0});
+  s.workers.push_back(w);
+  MetricsText text;
+  append_collector_metrics(s, text);
+  const std::string out = text.str();
+  EXPECT_NE(out.find("fathom_exporter_packets_total{exporter=\"192.0.2.1\"} 5\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("fathom_exporter_info{exporter=\"192.0.2.1\",tenant=\"acme\","
+                     "protocol=\"ipfix\"} 1\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(
+      out.find("fathom_exporter_problems_total{exporter=\"192.0.2.1\",reason=\"truncated\"} 1"),
+      std::string::npos)
+      << out;
+  // Only reasons that happened get a series.
+  EXPECT_EQ(count(out, "fathom_exporter_problems_total{"), 1u) << out;
+  EXPECT_NE(out.find("fathom_tenant_records_total{tenant=\"acme\",tenant_id=\"1\"} 50"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(count(out, "# TYPE fathom_exporter_packets_total counter"), 1u);
+}
+
+TEST(CollectorMetrics, ExporterSeriesAreBoundedAndTheRestSummedAsOther) {
+  CollectorSnapshot s;
+  s.max_exporter_series = 3;
+  transform::IngestSnapshot w0;
+  transform::IngestSnapshot w1;
+  for (int i = 1; i <= 5; ++i) {
+    const std::string addr = "198.51.100." + std::to_string(i);
+    (i % 2 ? w0 : w1).exporters.push_back(exporter(addr.c_str(), uint64_t(i) * 100, 0));
+  }
+  s.workers = {w0, w1};
+  MetricsText text;
+  append_collector_metrics(s, text);
+  const std::string out = text.str();
+  EXPECT_EQ(count(out, "fathom_exporter_packets_total{"), 4u) << out;  // 3 busiest + other
+  EXPECT_NE(out.find("exporter=\"198.51.100.5\""), std::string::npos);
+  EXPECT_NE(out.find("exporter=\"198.51.100.3\""), std::string::npos);
+  EXPECT_EQ(out.find("exporter=\"198.51.100.1\""), std::string::npos);
+  EXPECT_NE(out.find("fathom_exporter_packets_total{exporter=\"other\"} 300\n"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("fathom_exporters 5\n"), std::string::npos);
+}
+
+TEST(CollectorMetrics, QueueDropsAndKernelDropsAreShown) {
+  CollectorSnapshot s;
+  bus::SubscriberStats sub;
+  sub.name = "flows_jsonl";
+  sub.dropped_batches = 2;
+  sub.dropped_records = 8192;
+  s.bus.subscribers.push_back(sub);
+  collect::SocketStats sock;
+  sock.endpoint = "127.0.0.1:2055";
+  sock.counters.kernel_drops = 17;
+  s.sockets.push_back(sock);
+  MetricsText text;
+  append_collector_metrics(s, text);
+  const std::string out = text.str();
+  EXPECT_NE(out.find("fathom_bus_dropped_records_total{consumer=\"flows_jsonl\"} 8192"),
+            std::string::npos);
+  EXPECT_NE(
+      out.find("fathom_collect_kernel_drops_total{endpoint=\"127.0.0.1:2055\",thread=\"0\"} 17"),
+      std::string::npos);
+}
+
+}  // namespace
+}  // namespace fathom::api
