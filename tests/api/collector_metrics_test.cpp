@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
 #include <string>
 
 namespace fathom::api {
@@ -96,6 +100,49 @@ TEST(CollectorMetrics, QueueDropsAndKernelDropsAreShown) {
   EXPECT_NE(
       out.find("fathom_collect_kernel_drops_total{endpoint=\"127.0.0.1:2055\",thread=\"0\"} 17"),
       std::string::npos);
+}
+
+}  // namespace
+}  // namespace fathom::api
+
+namespace fathom::api {
+namespace {
+
+/// Families named in `text`'s "# TYPE" lines.
+std::set<std::string> families_of(const std::string& text) {
+  std::set<std::string> names;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("# TYPE ", 0) == 0) names.insert(line.substr(7, line.find(' ', 7) - 7));
+  }
+  return names;
+}
+
+TEST(CollectorMetrics, DocumentationListsExactlyTheExposedFamilies) {
+  // A snapshot with one of everything, so every family has its HELP/TYPE.
+  CollectorSnapshot s;
+  s.tenants = {{1, "acme"}};
+  transform::IngestSnapshot w;
+  w.exporters.push_back(exporter("192.0.2.1", 5, 1));
+  w.exporters.back().decode.count(decode::DecodeStatus::kTruncated);
+  w.tenants.push_back({1, 50, 5000, 60, 0});
+  s.workers.push_back(w);
+  s.bus.subscribers.push_back({});
+  s.sockets.push_back({});
+  s.outputs.push_back({"flows_jsonl", 0, 0, 0});
+  MetricsText text;
+  append_collector_metrics(s, text);
+  const std::set<std::string> exposed = families_of(text.str());
+
+  std::ifstream doc(std::string(FATHOM_SOURCE_DIR) + "/docs/metrics.md");
+  ASSERT_TRUE(doc) << "docs/metrics.md missing";
+  std::set<std::string> documented;
+  const std::regex row(R"(^\| `(fathom_[a-z_]+)` \|)");
+  for (std::string line; std::getline(doc, line);) {
+    std::smatch m;
+    if (std::regex_search(line, m, row)) documented.insert(m[1]);
+  }
+  EXPECT_EQ(documented, exposed);
 }
 
 }  // namespace
