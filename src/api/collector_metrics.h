@@ -46,9 +46,9 @@ struct CollectorSnapshot {
 /// buffer), per-exporter decode counters (packets, bytes, records, malformed by reason,
 /// templates, parked data, unknown sampling rate, rejected records), per-tenant records, bus
 /// queues (depth, enqueued, dropped) and outputs. Exporter counters are labelled by exporter
-/// only; `fathom_exporter_info` carries each exporter's tenant and protocol. Label cardinality is bounded: at most
-/// `max_exporter_series` exporters (the busiest by packets) get their own series, reason
-/// series appear only when non-zero, tenants come from the config.
+/// only; `fathom_exporter_info` carries each exporter's tenant and protocol. Label cardinality is
+/// bounded: at most `max_exporter_series` exporters (the busiest by packets) get their own series,
+/// reason series appear only when non-zero, tenants come from the config.
 void append_collector_metrics(const CollectorSnapshot& snapshot, MetricsText& out);
 
 }  // namespace fathom::api
