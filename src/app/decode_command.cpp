@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "app/clock.h"
 #include "collect/input_stream.h"
 #include "collect/pcap_reader.h"
 #include "decode/decoder.h"
@@ -41,12 +42,6 @@ class BufferedWriter {
   std::FILE* file_;
   std::string buf_;
 };
-
-int64_t wall_clock_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
 
 struct FileSummary {
   std::string name;

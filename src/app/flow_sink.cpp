@@ -5,20 +5,11 @@
 #include <cerrno>
 #include <cstring>
 
+#include "app/clock.h"
 #include "app/logging.h"
 #include "app/record_format.h"
 
 namespace fathom::app {
-namespace {
-
-int64_t monotonic_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
-}  // namespace
-
 std::unique_ptr<FlowSink> FlowSink::open(const std::string& path, bus::Bus& bus,
                                          size_t queue_batches, std::string& error) {
   std::FILE* file = nullptr;

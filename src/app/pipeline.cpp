@@ -8,6 +8,7 @@
 #include <chrono>
 #include <thread>
 
+#include "app/clock.h"
 #include "app/logging.h"
 #include "collect/input_stream.h"
 #include "collect/pcap_reader.h"
@@ -15,18 +16,6 @@
 
 namespace fathom::app {
 namespace {
-
-int64_t wall_clock_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
-int64_t monotonic_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
 
 transform::IngestWorker::Options worker_options(const Config& config) {
   transform::IngestWorker::Options o;

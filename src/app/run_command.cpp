@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "api/http_server.h"
+#include "app/clock.h"
 #include "app/config_loader.h"
 #include "app/logging.h"
 #include "app/pipeline.h"
@@ -25,12 +26,6 @@
 
 namespace fathom::app {
 namespace {
-
-int64_t monotonic_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
 
 std::string rate(uint64_t count, int64_t elapsed_ns) {
   const double per_s =
