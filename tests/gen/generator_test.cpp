@@ -47,11 +47,13 @@ uint64_t fnv1a(const std::string& data) {
 
 // The bytes for a seed are pinned, so a build with another compiler or standard library (which
 // may order argument evaluation or library draws differently) cannot silently change them.
-// Update the constant only when the generator's output changes on purpose (last: sFlow counter
-// samples every 20 s by default; the random stream is unchanged).
+// Update the constant only when the generator's output changes on purpose (last: normal and
+// exponential draws by ziggurat, Pareto as xm * exp(E / alpha) and geometric sampling gaps from
+// the same exponential, so every draw after the first normal differs; the distributions are
+// unchanged (rng_test). GCC 12, GCC 12 -march=x86-64-v3 and Clang 14 all give this value).
 TEST(GeneratorTest, OutputForASeedIsPinnedAcrossBuilds) {
   const auto run = capture(mixed_scenario(11));
-  EXPECT_EQ(fnv1a(run.pcap), 0xc6004d252092a6b8ULL) << std::hex << "actual 0x" << fnv1a(run.pcap);
+  EXPECT_EQ(fnv1a(run.pcap), 0x69c1f26674c3e691ULL) << std::hex << "actual 0x" << fnv1a(run.pcap);
 }
 
 TEST(GeneratorTest, DifferentSeedGivesDifferentOutput) {

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace fathom::gen {
 namespace {
@@ -54,6 +56,78 @@ TEST(RngTest, ParetoHasAHeavyTail) {
   EXPECT_GE(min, 1000.0);
   // P(X > 100 xm) = 100^-1.2 ~ 0.4%.
   EXPECT_NEAR(above_100x / 100'000.0, std::pow(100.0, -1.2), 0.001);
+}
+
+// Largest distance between the empirical CDF of `draws` and `cdf` (Kolmogorov-Smirnov D).
+template <typename Cdf>
+double ks_distance(std::vector<double> draws, Cdf cdf) {
+  std::sort(draws.begin(), draws.end());
+  const double n = static_cast<double>(draws.size());
+  double d = 0;
+  for (size_t i = 0; i < draws.size(); ++i) {
+    const double f = cdf(draws[i]);
+    d = std::max({d, f - static_cast<double>(i) / n, static_cast<double>(i + 1) / n - f});
+  }
+  return d;
+}
+
+// The ziggurats: the whole distribution (KS at the 1% level, 1.63 / sqrt(n)), the moments, and
+// the tails beyond the ziggurats' base strips (normal 3.44, exponential 7.70), which take their
+// own code path.
+TEST(RngTest, ZigguratNormalIsStandardNormal) {
+  constexpr uint64_t kSeed = 21;
+  constexpr int kDraws = 1'000'000;
+  Rng rng(kSeed);
+  std::vector<double> draws(kDraws);
+  double sum = 0;
+  double sum_sq = 0;
+  int beyond_3_5 = 0;
+  for (double& x : draws) {
+    x = rng.normal();
+    sum += x;
+    sum_sq += x * x;
+    beyond_3_5 += std::fabs(x) > 3.5;
+  }
+  EXPECT_NEAR(sum / kDraws, 0.0, 0.005) << "seed " << kSeed;
+  EXPECT_NEAR(sum_sq / kDraws, 1.0, 0.01) << "seed " << kSeed;
+  const double tail = std::erfc(3.5 / std::sqrt(2.0)) * kDraws;  // ~465
+  EXPECT_NEAR(beyond_3_5, tail, 5 * std::sqrt(tail)) << "seed " << kSeed;
+  const double d =
+      ks_distance(draws, [](double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); });
+  EXPECT_LT(d, 1.63 / std::sqrt(double(kDraws))) << "seed " << kSeed;
+}
+
+TEST(RngTest, ZigguratExponentialIsStandardExponential) {
+  constexpr uint64_t kSeed = 22;
+  constexpr int kDraws = 1'000'000;
+  Rng rng(kSeed);
+  std::vector<double> draws(kDraws);
+  double sum = 0;
+  int beyond_8 = 0;
+  for (double& x : draws) {
+    x = rng.standard_exponential();
+    sum += x;
+    beyond_8 += x > 8.0;
+  }
+  EXPECT_NEAR(sum / kDraws, 1.0, 0.005) << "seed " << kSeed;
+  const double tail = std::exp(-8.0) * kDraws;  // ~335
+  EXPECT_NEAR(beyond_8, tail, 5 * std::sqrt(tail)) << "seed " << kSeed;
+  const double d = ks_distance(draws, [](double x) { return 1.0 - std::exp(-x); });
+  EXPECT_LT(d, 1.63 / std::sqrt(double(kDraws))) << "seed " << kSeed;
+}
+
+TEST(RngTest, LognormalHasItsMedianAndSpread) {
+  Rng rng(23);
+  constexpr int kDraws = 200'000;
+  std::vector<double> logs(kDraws);
+  double sum_sq = 0;
+  for (double& l : logs) {
+    l = std::log(rng.lognormal(std::log(900.0), 0.9));
+    sum_sq += (l - std::log(900.0)) * (l - std::log(900.0));
+  }
+  EXPECT_NEAR(std::sqrt(sum_sq / kDraws), 0.9, 0.01);
+  std::nth_element(logs.begin(), logs.begin() + kDraws / 2, logs.end());
+  EXPECT_NEAR(std::exp(logs[kDraws / 2]), 900.0, 900.0 * 0.01);
 }
 
 }  // namespace

@@ -102,7 +102,7 @@ Attack::Attack(const AttackConfig& config, uint32_t index, const TenantModel& te
     victim_host_ = tenant.random_client(rng_);
   }
   if (victim_host_ != kNoHost) {
-    victim_ = config.ipv6 ? tenant.host(victim_host_).v6 : tenant.host(victim_host_).v4;
+    victim_ = tenant.address(victim_host_, config.ipv6);
   }
   // Sources.
   switch (config.type) {
@@ -149,8 +149,7 @@ FlowContext Attack::context() const noexcept {
   FlowContext ctx;
   ctx.tenant = static_cast<uint16_t>(tenant_.index());
   if (victim_host_ != kNoHost) {
-    const Host& h = tenant_.host(victim_host_);
-    ctx.exporter = config_.ipv6 ? h.v6_exporter : h.v4_exporter;
+    ctx.exporter = tenant_.exporter(victim_host_, config_.ipv6);
   }
   ctx.label = index_ + 1;
   return ctx;
@@ -224,14 +223,12 @@ void Attack::generate(int64_t tick_start_ns, int64_t tick_ns, std::vector<FlowSp
       for (uint64_t i = 0; i < n; ++i, ++probe_) {
         const uint32_t t = static_cast<uint32_t>(probe_ % targets);
         const uint32_t host = t % tenant_.host_count();
-        const Host& h = tenant_.host(host);
-        Endpoint target = horizontal ? Endpoint{config_.ipv6 ? h.v6 : h.v4, host, 445}
+        Endpoint target = horizontal ? Endpoint{tenant_.address(host, config_.ipv6), host, 445}
                                      : victim_endpoint(static_cast<uint16_t>(1 + t));
         Endpoint me{sources_[0], kNoHost, port()};
         FlowContext c = ctx;
         if (target.host != kNoHost) {
-          const Host& th = tenant_.host(target.host);
-          c.exporter = config_.ipv6 ? th.v6_exporter : th.v4_exporter;
+          c.exporter = tenant_.exporter(target.host, config_.ipv6);
         }
         // Closed ports answer with RST; some hosts are firewalled and stay silent.
         const bool answers = rng_.chance(0.6);

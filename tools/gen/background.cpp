@@ -21,7 +21,10 @@ int64_t ms_to_ns(double ms) {
 }
 
 // Duration of a transfer: a log-normal think/handshake time plus size over a heavy-tailed rate.
-int64_t transfer_duration(Rng& rng, uint64_t bytes, double median_s, double mbps_median) {
+// Always inlined: every caller passes constants, whose logarithms then fold at compile time
+// instead of costing two std::log calls per session.
+[[gnu::always_inline]] inline int64_t transfer_duration(Rng& rng, uint64_t bytes, double median_s,
+                                                        double mbps_median) {
   const double base = rng.lognormal(std::log(median_s), 1.0);
   const double rate = rng.lognormal(std::log(mbps_median * 125000.0), 0.8);  // bytes/s
   const double s = base + static_cast<double>(bytes) / rate;
@@ -47,15 +50,13 @@ double BackgroundTraffic::diurnal(int64_t t_ns) const noexcept {
 }
 
 Endpoint BackgroundTraffic::internal(uint32_t host, bool v6, uint16_t port) const noexcept {
-  const Host& h = tenant_.host(host);
-  return Endpoint{v6 ? h.v6 : h.v4, host, port};
+  return Endpoint{tenant_.address(host, v6), host, port};
 }
 
 FlowContext BackgroundTraffic::context(uint32_t host, bool v6) const noexcept {
-  const Host& h = tenant_.host(host);
   FlowContext ctx;
   ctx.tenant = static_cast<uint16_t>(tenant_.index());
-  ctx.exporter = v6 ? h.v6_exporter : h.v4_exporter;
+  ctx.exporter = tenant_.exporter(host, v6);
   return ctx;
 }
 

@@ -15,7 +15,7 @@ namespace fathom::gen {
 
 template <typename T, size_t kChunkSize = 512>
 class ChunkPool {
-  // Items live in raw storage, constructed as they are pushed and never destroyed.
+  // Items live in raw storage, constructed as they are appended and never destroyed.
   static_assert(std::is_trivially_copyable_v<T> && std::is_trivially_destructible_v<T>);
 
  public:
@@ -35,7 +35,9 @@ class ChunkPool {
     bool empty() const noexcept { return head == nullptr; }
   };
 
-  void push(Queue& q, const T& item) {
+  /// Appends an item to be filled in place through the returned reference: the caller writes
+  /// each field once into the chunk instead of building the item elsewhere and copying it.
+  T& emplace(Queue& q) {
     if (q.tail == nullptr || q.tail->size == kChunkSize) {
       Chunk* c = acquire();
       if (q.tail) {
@@ -45,8 +47,7 @@ class ChunkPool {
       }
       q.tail = c;
     }
-    ::new (static_cast<void*>(q.tail->storage + sizeof(T) * q.tail->size)) T(item);
-    ++q.tail->size;
+    return *::new (q.tail->storage + sizeof(T) * q.tail->size++) T;
   }
 
   /// Appends the queue's items to `out` in order and returns its chunks to the pool.

@@ -60,16 +60,28 @@ class FlowMeter {
     ChunkPool<PacketSample>::Queue samples;
   };
 
+  /// What a flow-cache entry has counted; the rest of its record comes from the flow.
+  struct CacheEntry {
+    int64_t first_ns = 0;
+    int64_t last_ns = 0;
+    uint64_t packets = 0;
+    uint64_t bytes = 0;
+    uint8_t tcp_flags = 0;
+  };
+
   uint64_t next_gap();
   Slot& slot_at(int64_t t_ns);
   void meter_unsampled(const FlowSpec& flow);
   void meter_sampled(const FlowSpec& flow);
-  void emit_record(const FlowSpec& flow, const ExportRecord& r, bool ended);
+  /// Queues the record of `entry` for when the cache lets go of it; `ended`: the flow has no
+  /// more packets for this entry (otherwise the active timeout split it).
+  void emit_record(const FlowSpec& flow, const CacheEntry& entry, bool ended);
 
   ExporterConfig config_;
   bool is_sflow_;
   int64_t sim_start_ns_;
   Rng rng_;
+  double gap_scale_;        ///< Rng::geometric_scale(sampling rate), drawn with every gap
   uint64_t countdown_ = 1;  ///< packets until the next selected one (this one = 1)
   /// Ring of per-second queues: second s lives at s % size; [base_second_, base_second_ +
   /// ring size) are addressable.

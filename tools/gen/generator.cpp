@@ -127,36 +127,47 @@ void Generator::encode_due(int64_t tick, bool last, const DatagramSink& sink, Ru
 }
 
 RunSummary Generator::run(const DatagramSink& sink, std::ostream* truth_out) {
-  RunSummary summary;
-  WindowTruth truth(tenants_, scenario_.start_ns, scenario_.truth_window_ns, truth_out,
-                    scenario_.truth_hosts);
-  const int64_t ticks = (scenario_.duration_ns + kTick - 1) / kTick;
-  int64_t tick = 0;
-  for (;; ++tick) {
-    const int64_t t0 = scenario_.start_ns + tick * kTick;
-    if (tick < ticks) {
-      flows_.clear();
-      for (auto& bg : background_) bg.generate(t0, kTick, flows_);
-      for (auto& attack : attacks_) attack.generate(t0, kTick, flows_);
-      if (flow_observer_) flow_observer_(flows_);
-      for (const FlowSpec& f : flows_) {
-        truth.add(f);
-        meters_[exporter_base_[f.tenant] + f.exporter].observe(f);
-      }
-      summary.flows += flows_.size();
-    }
-    // The last tick is the first one after the scenario's end with nothing left in any cache
-    // (pending_after() does not depend on this tick's take()).
-    bool last = tick + 1 >= ticks;
-    for (const auto& m : meters_) last = last && m.pending_after(tick) == 0;
-    encode_due(tick, last, sink, summary);
-    truth.flush_before(t0);
-    if (last) break;
+  start(truth_out);
+  while (step(sink)) {
   }
-  truth.finish();
-  totals_ = truth.tenant_totals();
-  summary.simulated_ns = (tick + 1) * kTick;
-  return summary;
+  return summary_;
+}
+
+void Generator::start(std::ostream* truth_out) {
+  truth_ = std::make_unique<WindowTruth>(tenants_, scenario_.start_ns, scenario_.truth_window_ns,
+                                         truth_out, scenario_.truth_hosts);
+  summary_ = RunSummary{};
+  tick_ = 0;
+  ticks_ = (scenario_.duration_ns + kTick - 1) / kTick;
+}
+
+bool Generator::step(const DatagramSink& sink) {
+  if (!truth_) return false;
+  const int64_t tick = tick_++;
+  const int64_t t0 = scenario_.start_ns + tick * kTick;
+  if (tick < ticks_) {
+    flows_.clear();
+    for (auto& bg : background_) bg.generate(t0, kTick, flows_);
+    for (auto& attack : attacks_) attack.generate(t0, kTick, flows_);
+    if (flow_observer_) flow_observer_(flows_);
+    for (const FlowSpec& f : flows_) {
+      truth_->add(f);
+      meters_[exporter_base_[f.tenant] + f.exporter].observe(f);
+    }
+    summary_.flows += flows_.size();
+  }
+  // The last tick is the first one after the scenario's end with nothing left in any cache
+  // (pending_after() does not depend on this tick's take()).
+  bool last = tick + 1 >= ticks_;
+  for (const auto& m : meters_) last = last && m.pending_after(tick) == 0;
+  encode_due(tick, last, sink, summary_);
+  truth_->flush_before(t0);
+  summary_.simulated_ns = (tick + 1) * kTick;
+  if (!last) return true;
+  truth_->finish();
+  totals_ = truth_->tenant_totals();
+  truth_.reset();
+  return false;
 }
 
 void Generator::write_ground_truth(std::ostream& out) const {

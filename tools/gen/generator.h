@@ -47,8 +47,21 @@ class Generator {
   Generator(const Generator&) = delete;
   Generator& operator=(const Generator&) = delete;
 
-  /// Runs the whole scenario. `truth` (optional) receives the per-window unsampled truth CSV.
+  /// Runs the whole scenario: start(), then step() until it returns false. `truth` (optional)
+  /// receives the per-window unsampled truth CSV.
   RunSummary run(const DatagramSink& sink, std::ostream* truth = nullptr);
+
+  /// Begins a run that advances one simulated second per step(), for callers that do their
+  /// own work between seconds (the benchmark times seconds of a warmed-up run). `truth` as for
+  /// run(); it must outlive the run. Starting again restarts the clock but not the random
+  /// streams or the flow caches: use a new Generator for a reproducible run.
+  void start(std::ostream* truth = nullptr);
+  /// Simulates the next second and sends the datagrams that fall due to `sink`. Returns false
+  /// after the run's last second (the scenario's end, then every flow cache flushed), when
+  /// summary() and tenant_totals() are final, and when no run was started.
+  bool step(const DatagramSink& sink);
+  /// Totals of the current run so far (of the last run once step() returned false).
+  const RunSummary& summary() const noexcept { return summary_; }
 
   /// Calls `fn` with every tick's flows before they are metered (tests, diagnostics).
   void set_flow_observer(std::function<void(std::span<const FlowSpec>)> fn) {
@@ -86,6 +99,11 @@ class Generator {
   std::vector<Encoder> encoders_;
   std::vector<TrafficCounters> totals_;
   std::function<void(std::span<const FlowSpec>)> flow_observer_;
+  // The run in progress (start()/step()); truth_ is null when none is.
+  std::unique_ptr<WindowTruth> truth_;
+  RunSummary summary_;
+  int64_t tick_ = 0;
+  int64_t ticks_ = 0;  ///< seconds of scenario to simulate; flushing may take more steps
   // Per-tick scratch, reused.
   std::vector<FlowSpec> flows_;
   ExportBucket bucket_;

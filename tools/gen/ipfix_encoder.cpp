@@ -1,5 +1,6 @@
 #include "gen/ipfix_encoder.h"
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
@@ -140,45 +141,80 @@ void IpfixEncoder::flush(const EmitFn& emit) {
   emit(out_.span());
 }
 
+namespace {
+
+// One data record of the IPv4 or IPv6 template, in kV4Fields / kV6Fields order.
+template <bool kV4>
+void write_record(std::byte* at, const ExportRecord& r) {
+  FieldCursor w(at);
+  if constexpr (kV4) {
+    w.ipv4(r.src);
+    w.ipv4(r.dst);
+  } else {
+    w.ipv6(r.src);
+    w.ipv6(r.dst);
+  }
+  w.u16(r.src_port);
+  w.u16(r.dst_port);
+  w.u8(r.proto);
+  w.u16(r.tcp_flags);
+  w.u8(r.tos);
+  w.u64(r.bytes);
+  w.u64(r.packets);
+  w.u64(epoch_ms(r.first_ns));
+  w.u64(epoch_ms(r.last_ns));
+  w.u32(1);  // ingressInterface
+  w.u32(2);  // egressInterface
+  w.u8(r.end_reason);
+}
+
+}  // namespace
+
+template <bool kV4>
+size_t IpfixEncoder::encode_run(std::span<const ExportRecord> records, int64_t export_ns,
+                                const EmitFn& emit) {
+  constexpr uint16_t kTid = kV4 ? wire::kTemplateV4 : wire::kTemplateV6;
+  constexpr size_t kLen = kV4 ? kV4RecordLen : kV6RecordLen;
+  size_t n = 0;
+  while (n < records.size() && records[n].src.is_v4() == kV4) ++n;
+  size_t done = 0;
+  while (done < n) {
+    if (set_id_ != kTid) {
+      // A new set needs its 4-byte header as well as the record (RFC 7011 §3.3.2).
+      if (flow_records_ > 0 && out_.size() + 4 + kLen > wire::kMaxDatagram) {
+        flush(emit);
+        begin(export_ns);
+      }
+      close_set();
+      open_set(kTid);
+    }
+    // As many records as the message has room for, written with one bounds check.
+    size_t fit = (wire::kMaxDatagram - std::min(out_.size(), wire::kMaxDatagram)) / kLen;
+    if (fit == 0 && flow_records_ == 0) fit = 1;  // a message carries at least one record
+    if (fit == 0) {
+      flush(emit);
+      begin(export_ns);
+      continue;
+    }
+    const size_t count = std::min(fit, n - done);
+    std::byte* at = out_.extend(count * kLen);
+    for (size_t i = 0; i < count; ++i) write_record<kV4>(at + i * kLen, records[done + i]);
+    done += count;
+    message_data_records_ += static_cast<uint32_t>(count);
+    flow_records_ += static_cast<uint32_t>(count);
+  }
+  return n;
+}
+
 void IpfixEncoder::encode(std::span<const ExportRecord> records, int64_t export_ns,
                           const EmitFn& emit) {
   if (records.empty()) return;
   begin(export_ns);
-  for (const ExportRecord& r : records) {
-    const bool v4 = r.src.is_v4();
-    const uint16_t tid = v4 ? wire::kTemplateV4 : wire::kTemplateV6;
-    const size_t len = v4 ? kV4RecordLen : kV6RecordLen;
-    const size_t needed = len + (set_id_ == tid ? 0 : 4);
-    if (flow_records_ > 0 && out_.size() + needed > wire::kMaxDatagram) {
-      flush(emit);
-      begin(export_ns);
-    }
-    if (set_id_ != tid) {
-      close_set();
-      open_set(tid);
-    }
-    FieldCursor w(out_.extend(len));
-    if (v4) {
-      w.ipv4(r.src);
-      w.ipv4(r.dst);
-    } else {
-      w.ipv6(r.src);
-      w.ipv6(r.dst);
-    }
-    w.u16(r.src_port);
-    w.u16(r.dst_port);
-    w.u8(r.proto);
-    w.u16(r.tcp_flags);
-    w.u8(r.tos);
-    w.u64(r.bytes);
-    w.u64(r.packets);
-    w.u64(epoch_ms(r.first_ns));
-    w.u64(epoch_ms(r.last_ns));
-    w.u32(1);  // ingressInterface
-    w.u32(2);  // egressInterface
-    w.u8(r.end_reason);
-    ++message_data_records_;
-    ++flow_records_;
+  // Runs of one address family go into one set of that family's template.
+  while (!records.empty()) {
+    const size_t n = records.front().src.is_v4() ? encode_run<true>(records, export_ns, emit)
+                                                 : encode_run<false>(records, export_ns, emit);
+    records = records.subspan(n);
   }
   flush(emit);
 }

@@ -27,6 +27,10 @@ class IpfixEncoder {
   void open_set(uint16_t id);
   void close_set();
   void flush(const EmitFn& emit);
+  /// Writes the leading records of `records` that share the family `kV4`, flushing messages as
+  /// they fill; returns how many it wrote.
+  template <bool kV4>
+  size_t encode_run(std::span<const ExportRecord> records, int64_t export_ns, const EmitFn& emit);
 
   ExporterConfig config_;
   uint32_t sequence_ = 0;  ///< data records sent before the current message (RFC 7011 §3.1)

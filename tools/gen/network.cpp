@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -82,19 +84,21 @@ constexpr std::array<PoolPrefix, 2> kHostingV6 = {{
 
 struct ParsedPool {
   std::vector<Prefix> prefixes;
-  std::vector<uint32_t> cumulative;
+  /// Prefix index for each unit of weight: a uniform draw below the total weight picks a
+  /// prefix in one lookup (weights are small integers; the tables sum to about a hundred).
+  std::vector<uint8_t> by_weight;
 };
 
 template <size_t N>
 ParsedPool parse_pool(const std::array<PoolPrefix, N>& table) {
+  static_assert(N <= 256, "prefix index must fit by_weight's uint8_t");
   ParsedPool pool;
-  uint32_t total = 0;
   for (const auto& entry : table) {
     auto p = Prefix::parse(entry.cidr);
     if (!p) throw std::logic_error(std::string("bad built-in prefix ") + entry.cidr);
+    pool.by_weight.insert(pool.by_weight.end(), entry.weight,
+                          static_cast<uint8_t>(pool.prefixes.size()));
     pool.prefixes.push_back(*p);
-    total += entry.weight;
-    pool.cumulative.push_back(total);
   }
   return pool;
 }
@@ -117,6 +121,10 @@ const Pools& pools() {
   return kPools;
 }
 
+uint64_t be64(uint64_t v) {
+  return std::endian::native == std::endian::little ? __builtin_bswap64(v) : v;
+}
+
 uint64_t prefix_size(const Prefix& p) {
   const unsigned host_bits = (p.is_v4() ? 32u : 128u) - p.length;
   return host_bits >= 63 ? (uint64_t{1} << 62) : (uint64_t{1} << host_bits);
@@ -132,13 +140,20 @@ constexpr std::array<HostRole, 5> kServerRoles = {HostRole::kDnsServer, HostRole
 flow::IpAddress address_in(const Prefix& prefix, uint64_t offset) noexcept {
   const uint64_t size = prefix_size(prefix);
   offset %= size;
-  flow::IpAddress a = prefix.base;
-  uint64_t carry = offset;
-  for (int i = 15; i >= 0 && carry != 0; --i) {
-    const uint64_t sum = uint64_t{a.bytes[size_t(i)]} + (carry & 0xff);
-    a.bytes[size_t(i)] = static_cast<uint8_t>(sum);
-    carry = (carry >> 8) + (sum >> 8);
-  }
+  // A 128-bit big-endian addition as two 64-bit halves (offset < 2^62: at most one carry).
+  uint64_t hi = 0;
+  uint64_t lo = 0;
+  std::memcpy(&hi, prefix.base.bytes.data(), 8);
+  std::memcpy(&lo, prefix.base.bytes.data() + 8, 8);
+  hi = be64(hi);
+  lo = be64(lo);
+  const uint64_t sum = lo + offset;
+  hi += sum < lo ? 1 : 0;
+  hi = be64(hi);
+  lo = be64(sum);
+  flow::IpAddress a;
+  std::memcpy(a.bytes.data(), &hi, 8);
+  std::memcpy(a.bytes.data() + 8, &lo, 8);
   return a;
 }
 
@@ -153,48 +168,62 @@ TenantModel::TenantModel(const TenantConfig& config, uint32_t index)
                                 ": IPv4 prefixes too small for " + std::to_string(config.hosts) +
                                 " hosts");
   }
-  std::vector<uint16_t> v6_capable;
+  host_count_ = config.hosts;
+  exporter_count_ = static_cast<uint32_t>(std::max<size_t>(config.exporters.size(), 1));
   for (size_t i = 0; i < config.exporters.size(); ++i) {
     if (config.exporters[i].protocol != ExportProtocol::kNetflowV5) {
-      v6_capable.push_back(static_cast<uint16_t>(i));
+      v6_exporters_.push_back(static_cast<uint16_t>(i));
     }
   }
+  if (v6_exporters_.empty()) v6_exporters_.push_back(0);
   first_heavy_ = config.servers;
   first_client_ = config.servers + config.heavy_servers;
-  hosts_.resize(config.hosts);
-  std::vector<uint64_t> next_offset(v4_prefixes_.size(), 1);
+  // Host i takes the next free offset (from 1, skipping the network address) of IPv4 prefix
+  // i % n, or of the next prefix with room once that one is full. While none is full, that
+  // is offset i / n + 1 of prefix i % n, which address() computes; otherwise keep a table.
+  const size_t n = v4_prefixes_.size();
+  bool fills_up = false;
+  for (size_t k = 0; k < n; ++k) {
+    const uint64_t size = prefix_size(v4_prefixes_[k]);
+    const uint64_t room = size >= 2 ? size - 2 : 0;
+    fills_up = fills_up || (config.hosts + n - 1 - k) / n > room;
+  }
+  if (!fills_up) return;
+  v4_table_.resize(config.hosts);
+  std::vector<uint64_t> next_offset(n, 1);
   for (uint32_t i = 0; i < config.hosts; ++i) {
-    Host& h = hosts_[i];
-    // Fill prefixes in turn, skipping the network address.
-    size_t prefix_idx = i % v4_prefixes_.size();
+    size_t prefix_idx = i % n;
     while (next_offset[prefix_idx] >= prefix_size(v4_prefixes_[prefix_idx]) - 1) {
-      prefix_idx = (prefix_idx + 1) % v4_prefixes_.size();
+      prefix_idx = (prefix_idx + 1) % n;
     }
-    h.v4 = address_in(v4_prefixes_[prefix_idx], next_offset[prefix_idx]++);
-    if (!v6_prefixes_.empty()) h.v6 = address_in(v6_prefixes_[i % v6_prefixes_.size()], i + 1);
-    if (i < first_heavy_) {
-      h.role = kServerRoles[i % kServerRoles.size()];
-    } else if (i < first_client_) {
-      h.role = HostRole::kHeavyServer;
-    } else {
-      h.role = HostRole::kClient;
-    }
-    h.v4_exporter = static_cast<uint16_t>(i % config.exporters.size());
-    h.v6_exporter = v6_capable.empty() ? 0 : v6_capable[i % v6_capable.size()];
+    v4_table_[i] = address_in(v4_prefixes_[prefix_idx], next_offset[prefix_idx]++).v4();
   }
 }
 
+flow::IpAddress TenantModel::address(uint32_t i, bool v6) const noexcept {
+  if (v6) {
+    if (v6_prefixes_.empty()) return flow::IpAddress{};
+    return address_in(v6_prefixes_[i % static_cast<uint32_t>(v6_prefixes_.size())], i + 1);
+  }
+  if (!v4_table_.empty()) return flow::IpAddress::from_v4(v4_table_[i]);
+  const auto n = static_cast<uint32_t>(v4_prefixes_.size());
+  return flow::IpAddress::from_v4(v4_prefixes_[i % n].base.v4() + i / n + 1);
+}
+
 uint32_t TenantModel::server(HostRole role) const noexcept {
-  for (uint32_t i = 0; i < first_heavy_; ++i) {
-    if (hosts_[i].role == role) return i;
+  // Servers cycle through kServerRoles, so a role's first server is its index in that list.
+  for (uint32_t i = 0; i < first_heavy_ && i < kServerRoles.size(); ++i) {
+    if (kServerRoles[i] == role) return i;
   }
   // No server of that role (few servers): fall back to the first server, or a client.
   return first_heavy_ > 0 ? 0 : first_client_;
 }
 
 uint32_t TenantModel::find(const flow::IpAddress& addr) const noexcept {
-  for (uint32_t i = 0; i < hosts_.size(); ++i) {
-    if (hosts_[i].v4 == addr || (has_v6_ && hosts_[i].v6 == addr)) return i;
+  const bool v6 = !addr.is_v4();
+  if (v6 && !has_v6_) return kNoHost;
+  for (uint32_t i = 0; i < host_count_; ++i) {
+    if (address(i, v6) == addr) return i;
   }
   return kNoHost;
 }
@@ -202,16 +231,13 @@ uint32_t TenantModel::find(const flow::IpAddress& addr) const noexcept {
 flow::IpAddress ExternalPeers::pick(PeerPool pool, bool v6, Rng& rng) noexcept {
   const Pools& all = pools();
   const ParsedPool& p = (v6 ? all.v6 : all.v4)[size_t(pool)];
-  const uint64_t r = rng.below(p.cumulative.back());
-  const size_t idx = static_cast<size_t>(
-      std::upper_bound(p.cumulative.begin(), p.cumulative.end(), r) - p.cumulative.begin());
-  const Prefix& prefix = p.prefixes[idx];
+  const Prefix& prefix = p.prefixes[p.by_weight[rng.below(p.by_weight.size())]];
   uint64_t offset = 0;
   switch (pool) {
     case PeerPool::kService:
     case PeerPool::kResolver:
       // Few hot front-end addresses per prefix: Pareto-distributed rank.
-      offset = 1 + static_cast<uint64_t>(rng.pareto(1.0, 1.2)) % 512;
+      offset = 1 + static_cast<uint64_t>(std::min(rng.pareto(1.0, 1.2), 0x1.0p62)) % 512;
       break;
     case PeerPool::kEyeball:
     case PeerPool::kHosting: offset = 1 + rng.below(prefix_size(prefix) - 2); break;

@@ -100,8 +100,8 @@ void WindowTruth::write(int64_t index, const Window& w) {
       const auto& o = tw.host_out[h];
       const auto& i = tw.host_in[h];
       if (o.packets == 0 && i.packets == 0) continue;
-      *out_ << start << ',' << end << ',' << id << ',' << tenants_[t].host(h).v4.to_string() << ','
-            << o.packets << ',' << o.bytes << ',' << i.packets << ',' << i.bytes << '\n';
+      *out_ << start << ',' << end << ',' << id << ',' << tenants_[t].address(h, false).to_string()
+            << ',' << o.packets << ',' << o.bytes << ',' << i.packets << ',' << i.bytes << '\n';
     }
   }
 }
