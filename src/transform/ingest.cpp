@@ -53,9 +53,14 @@ void IngestWorker::handle(std::span<const std::byte> payload, const decode::Pack
   const size_t first_counter = batch_->counters().size();
   decoder_.decode(payload, ctx, *batch_);
   records_decoded_ += batch_->size() - first_record;
+  route_and_hand_on(first_record, first_counter, ctx);
+}
+
+void IngestWorker::route_and_hand_on(size_t first_record, size_t first_counter,
+                                     const decode::PacketContext& ctx) {
   route(first_record, first_counter, ctx);
   if (batch_started_ns_ == 0 && !batch_->empty()) batch_started_ns_ = ctx.arrival_ns;
-  if (batch_->full()) publish_batch(ctx.arrival_ns);
+  if (batch_->full()) publish_batch();
 }
 
 void IngestWorker::handle_parsed(std::span<const flow::FlowRecord> records,
@@ -69,9 +74,7 @@ void IngestWorker::handle_parsed(std::span<const flow::FlowRecord> records,
     r.exporter = ctx.exporter;
   }
   records_decoded_ += records.size();
-  route(first_record, first_counter, ctx);
-  if (batch_started_ns_ == 0 && !batch_->empty()) batch_started_ns_ = ctx.arrival_ns;
-  if (batch_->full()) publish_batch(ctx.arrival_ns);
+  route_and_hand_on(first_record, first_counter, ctx);
 }
 
 void IngestWorker::route(size_t first_record, size_t first_counter,
@@ -81,11 +84,14 @@ void IngestWorker::route(size_t first_record, size_t first_counter,
   uint32_t cached_domain = 0;
   uint32_t cached_tenant = 0;
   bool cached = false;
+  // An unknown exporter is noted once per lookup, not per record: a spoofed flood of rejected
+  // records costs no more than accepted ones.
   auto tenant_of = [&](uint32_t domain) {
     if (!cached || domain != cached_domain) {
       cached_domain = domain;
       cached_tenant = map.resolve(ctx.exporter, domain);
       cached = true;
+      if (cached_tenant == 0) note_unknown(ctx.exporter, domain);
     }
     return cached_tenant;
   };
@@ -99,7 +105,6 @@ void IngestWorker::route(size_t first_record, size_t first_counter,
     const uint32_t tenant = tenant_of(r.observation_domain);
     if (tenant == 0) {
       ++rejected;
-      note_unknown(ctx.exporter, r.observation_domain);
       continue;
     }
     r.tenant_id = tenant;
@@ -121,7 +126,6 @@ void IngestWorker::route(size_t first_record, size_t first_counter,
     const uint32_t tenant = tenant_of(c.sub_agent);
     if (tenant == 0) {
       ++counters_rejected;
-      note_unknown(ctx.exporter, c.sub_agent);
       continue;
     }
     c.tenant_id = tenant;
@@ -174,8 +178,7 @@ TenantIngest& IngestWorker::tenant_counters(uint32_t tenant_id) {
   return it->second;
 }
 
-void IngestWorker::publish_batch(int64_t now_ns) {
-  (void)now_ns;
+void IngestWorker::publish_batch() {
   if (batch_->empty()) return;
   ++batches_published_;
   bus_.publish(std::move(batch_));
@@ -187,7 +190,7 @@ void IngestWorker::tick(int64_t now_ns) {
   last_now_ns_ = now_ns;
   if (has_pending_.load(std::memory_order_relaxed)) adopt_pending_tenants();
   if (batch_started_ns_ != 0 && now_ns - batch_started_ns_ >= options_.flush_interval_ns) {
-    publish_batch(now_ns);
+    publish_batch();
   }
   if (now_ns - last_snapshot_ns_ >= options_.snapshot_interval_ns) {
     decoder_.expire(now_ns);
@@ -206,7 +209,7 @@ void IngestWorker::tick(int64_t now_ns) {
 
 void IngestWorker::flush(int64_t now_ns) {
   last_now_ns_ = now_ns;
-  publish_batch(now_ns);
+  publish_batch();
   take_snapshot(now_ns);
 }
 

@@ -105,9 +105,12 @@ class IngestWorker {
  private:
   /// Tenant-maps records [first, end) of the current batch in place, compacting out rejects.
   void route(size_t first_record, size_t first_counter, const decode::PacketContext& ctx);
+  /// `route`, then publishes the batch if it is full.
+  void route_and_hand_on(size_t first_record, size_t first_counter,
+                         const decode::PacketContext& ctx);
   void note_unknown(const flow::IpAddress& exporter, uint32_t domain);
   TenantIngest& tenant_counters(uint32_t tenant_id);
-  void publish_batch(int64_t now_ns);
+  void publish_batch();
   void take_snapshot(int64_t now_ns);
   void adopt_pending_tenants();
 
