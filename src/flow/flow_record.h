@@ -53,12 +53,22 @@ inline constexpr uint16_t kDecodedLate = 1u << 2;
 inline constexpr uint16_t kPacketSample = 1u << 3;
 /// Flow start/end times are absent on the wire; `start_ns`/`end_ns` are the export time.
 inline constexpr uint16_t kNoFlowTimes = 1u << 4;
+/// A tenant de-duplication rule excludes this record from traffic estimates: the same traffic
+/// is counted at another exporter or interface. Analysis still sees the record.
+inline constexpr uint16_t kNotCounted = 1u << 5;
+/// Fathom's adaptive sampler kept this record with a probability below 1:
+/// `sampling_rate` = `device_sampling_rate` / that probability.
+inline constexpr uint16_t kSecondarySampled = 1u << 6;
 }  // namespace record_flags
 
 /// Bit flags in `FlowRecord::intel_flags` (set by enrichment).
 namespace intel_flags {
-inline constexpr uint32_t kSrcListed = 1u << 0;
-inline constexpr uint32_t kDstListed = 1u << 1;
+inline constexpr uint32_t kSrcListed = 1u << 0;  ///< src is on at least one intel list
+inline constexpr uint32_t kDstListed = 1u << 1;  ///< dst is on at least one intel list
+/// The tenant side ("ours", from the tenant's internal networks): src, dst, both or neither
+/// (also implied by `direction`, kept as bits for cheap filtering).
+inline constexpr uint32_t kSrcInternal = 1u << 2;
+inline constexpr uint32_t kDstInternal = 1u << 3;
 }  // namespace intel_flags
 
 /// One flow (or one sampled packet, for sFlow) from any source, in one fixed-size, trivially
@@ -97,29 +107,35 @@ struct FlowRecord {
   uint32_t src_as = 0;                ///< IE 16
   uint32_t dst_as = 0;                ///< IE 17
   uint32_t intel_flags = 0;           ///< `intel_flags::` bits, set by enrichment
-  uint16_t exporter_port = 0;         ///< UDP source port of the export packet
-  uint16_t src_port = 0;              ///< L4 source port (0 when not TCP/UDP/SCTP)
-  uint16_t dst_port = 0;              ///< L4 destination port (0 when not TCP/UDP/SCTP)
-  uint16_t tcp_flags = 0;             ///< OR of TCP flags seen (IE 6; 16 bits for IPFIX)
-  uint16_t vlan = 0;                  ///< 802.1Q VLAN id (IE 58), 0 when absent
-  uint16_t flags = 0;                 ///< `record_flags::` bits
-  uint16_t sampler_id = 0;            ///< v9 IE 48 / IPFIX IE 302 selector (low 16 bits)
-  uint8_t ip_protocol = 0;            ///< IANA protocol number (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6)
-  uint8_t tos = 0;                    ///< IP ToS / traffic class (IE 5)
-  uint8_t icmp_type = 0;              ///< ICMP/ICMPv6 type (IE 32 high byte, IE 176/178)
-  uint8_t icmp_code = 0;              ///< ICMP/ICMPv6 code
-  uint8_t src_mask = 0;               ///< IE 9/29 source prefix length
-  uint8_t dst_mask = 0;               ///< IE 13/30 destination prefix length
-  uint8_t exporter_direction = 0;     ///< IE 61 flowDirection: 0 ingress, 1 egress, 0xff unknown
-  uint8_t forwarding_status = 0;      ///< IE 89
-  uint8_t end_reason = 0;             ///< IE 136 flowEndReason
+  /// Intel categories the address is listed under: bit `transform::IntelCategory` (enrichment).
+  uint16_t src_intel = 0;
+  uint16_t dst_intel = 0;
+  uint16_t exporter_port = 0;      ///< UDP source port of the export packet
+  uint16_t src_port = 0;           ///< L4 source port (0 when not TCP/UDP/SCTP)
+  uint16_t dst_port = 0;           ///< L4 destination port (0 when not TCP/UDP/SCTP)
+  uint16_t tcp_flags = 0;          ///< OR of TCP flags seen (IE 6; 16 bits for IPFIX)
+  uint16_t vlan = 0;               ///< 802.1Q VLAN id (IE 58), 0 when absent
+  uint16_t flags = 0;              ///< `record_flags::` bits
+  uint16_t sampler_id = 0;         ///< v9 IE 48 / IPFIX IE 302 selector (low 16 bits)
+  uint8_t ip_protocol = 0;         ///< IANA protocol number (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6)
+  uint8_t tos = 0;                 ///< IP ToS / traffic class (IE 5)
+  uint8_t icmp_type = 0;           ///< ICMP/ICMPv6 type (IE 32 high byte, IE 176/178)
+  uint8_t icmp_code = 0;           ///< ICMP/ICMPv6 code
+  uint8_t src_mask = 0;            ///< IE 9/29 source prefix length
+  uint8_t dst_mask = 0;            ///< IE 13/30 destination prefix length
+  uint8_t exporter_direction = 0;  ///< IE 61 flowDirection: 0 ingress, 1 egress, 0xff unknown
+  uint8_t forwarding_status = 0;   ///< IE 89
+  uint8_t end_reason = 0;          ///< IE 136 flowEndReason
   SourceProtocol source = SourceProtocol::kUnknown;
   SamplingAlgorithm sampling_algorithm = SamplingAlgorithm::kUnknown;
   Direction direction = Direction::kUnknown;  ///< set by `transform`
-  std::array<uint8_t, 6> src_mac{};           ///< IE 56 (sFlow: Ethernet source)
-  std::array<uint8_t, 6> dst_mac{};           ///< IE 80 (sFlow: Ethernet destination)
-  std::array<char, 2> src_country{};          ///< ISO 3166 alpha-2, set by enrichment
-  std::array<char, 2> dst_country{};          ///< ISO 3166 alpha-2, set by enrichment
+  /// Reputation score 0..100 from the intel lists' severities (0: not listed), set by enrichment.
+  uint8_t src_reputation = 0;
+  uint8_t dst_reputation = 0;
+  std::array<uint8_t, 6> src_mac{};   ///< IE 56 (sFlow: Ethernet source)
+  std::array<uint8_t, 6> dst_mac{};   ///< IE 80 (sFlow: Ethernet destination)
+  std::array<char, 2> src_country{};  ///< ISO 3166 alpha-2, set by enrichment
+  std::array<char, 2> dst_country{};  ///< ISO 3166 alpha-2, set by enrichment
 };
 
 static_assert(std::is_trivially_copyable_v<FlowRecord>);
