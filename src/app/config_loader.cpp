@@ -9,7 +9,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <set>
 #include <sstream>
 #include <string>
@@ -17,15 +16,15 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "app/detail/config_reader.h"
 #include "flow/ip_address.h"
 #include "transform/ip_prefix.h"
 
 namespace fathom::app {
 namespace {
 
-/// The schema: every key path the loader accepts. `check_map` rejects anything else, and
 /// tests/app/config_loader_test.cpp compares this list with docs/configuration.md.
-constexpr std::array<std::string_view, 34> kKeys = {
+constexpr auto kKeys = std::to_array<std::string_view>({
     "data_dir",
     "log_level",
     "log_format",
@@ -51,6 +50,23 @@ constexpr std::array<std::string_view, 34> kKeys = {
     "transform.default_tenant",
     "transform.default_tenant.id",
     "transform.default_tenant.name",
+    "transform.enrichment",
+    "transform.enrichment.geo_databases",
+    "transform.enrichment.asn_databases",
+    "transform.enrichment.intel_lists",
+    "transform.enrichment.intel_lists[].name",
+    "transform.enrichment.intel_lists[].path",
+    "transform.enrichment.intel_lists[].format",
+    "transform.enrichment.intel_lists[].category",
+    "transform.enrichment.intel_lists[].severity",
+    "transform.enrichment.reload_check_seconds",
+    "transform.enrichment.asn_overrides_exporter",
+    "transform.sampling",
+    "transform.sampling.update_interval_seconds",
+    "transform.sampling.smoothing",
+    "transform.sampling.min_probability",
+    "transform.sampling.surge_factor",
+    "transform.sampling.seed",
     "tenants",
     "tenants[].id",
     "tenants[].name",
@@ -59,11 +75,23 @@ constexpr std::array<std::string_view, 34> kKeys = {
     "tenants[].exporters[].observation_domains",
     "tenants[].internal_networks",
     "tenants[].target_ingest_rate",
+    "tenants[].dedup",
+    "tenants[].dedup[].exporter",
+    "tenants[].dedup[].count",
+    "tenants[].dedup[].input_interfaces",
     "tenants[].thresholds",
-};
+});
 
 constexpr std::array<std::string_view, 7> kLogLevels = {"trace", "debug",    "info", "warn",
                                                         "error", "critical", "off"};
+
+}  // namespace
+
+namespace detail {
+
+std::span<const std::string_view> schema_keys() noexcept {
+  return kKeys;
+}
 
 std::string join_key(const std::string& path, std::string_view key) {
   return path.empty() ? std::string(key) : path + "." + std::string(key);
@@ -80,74 +108,6 @@ bool valid_name(std::string_view name) {
            c == '.' || c == '-';
   });
 }
-
-/// Where each tenant's values were, for the checks across tenants.
-struct TenantMarks {
-  YAML::Mark id;
-  YAML::Mark name;
-  std::vector<YAML::Mark> exporters;
-};
-
-/// Walks one parsed document into a Config, collecting errors. Every reader checks the node's
-/// type before touching it, so yaml-cpp's conversion exceptions cannot escape mid-way.
-class Loader {
- public:
-  explicit Loader(std::string file) : file_(std::move(file)) {}
-
-  void load(const YAML::Node& root, Config& config);
-  void error(const YAML::Mark& mark, std::string key, std::string message) {
-    ConfigError e;
-    e.file = file_;
-    e.line = mark.line >= 0 ? mark.line + 1 : 0;
-    e.column = mark.line >= 0 ? mark.column + 1 : 0;
-    e.key = std::move(key);
-    e.message = std::move(message);
-    errors_.push_back(std::move(e));
-  }
-  std::vector<ConfigError> take_errors() { return std::move(errors_); }
-
- private:
-  bool check_map(const YAML::Node& node, std::string_view schema, const std::string& path);
-  bool scalar(const YAML::Node& node, const std::string& path, std::string& out);
-  bool read_uint(const YAML::Node& map, const std::string& path, std::string_view key, uint64_t min,
-                 uint64_t max, uint64_t& out);
-  template <typename T>
-  void read_uint_into(const YAML::Node& map, const std::string& path, std::string_view key,
-                      uint64_t min, uint64_t max, T& out) {
-    uint64_t value = 0;
-    if (read_uint(map, path, key, min, max, value)) out = static_cast<T>(value);
-  }
-  bool parse_uint_node(const YAML::Node& node, const std::string& path, uint64_t min, uint64_t max,
-                       uint64_t& out);
-  bool parse_number_node(const YAML::Node& node, const std::string& path, double& out);
-  void read_positive(const YAML::Node& map, const std::string& path, std::string_view key,
-                     double& out);
-  void read_bool(const YAML::Node& map, const std::string& path, std::string_view key, bool& out);
-  bool read_string(const YAML::Node& map, const std::string& path, std::string_view key,
-                   bool allow_empty, std::string& out);
-  bool parse_endpoint(const YAML::Node& node, const std::string& path,
-                      collect::ListenEndpoint& out);
-  bool parse_prefix(const YAML::Node& node, const std::string& path, transform::IpPrefix& out);
-  /// map[key], or an undefined node when the key is absent. A key without a value is an error
-  /// reported at the key (yaml-cpp places the empty value at the next token, often a line
-  /// below) and is returned as absent.
-  YAML::Node child(const YAML::Node& map, std::string_view key, const std::string& path);
-  /// True for a sequence; records an error otherwise.
-  bool sequence(const YAML::Node& node, const std::string& path);
-
-  void load_collect(const YAML::Node& node, collect::Config& out);
-  void load_decode(const YAML::Node& node, decode::Config& out);
-  YAML::Mark load_transform(const YAML::Node& node, transform::Config& out);
-  void load_tenant(const YAML::Node& node, const std::string& path, transform::Tenant& out,
-                   TenantMarks& marks);
-  void load_exporter(const YAML::Node& node, const std::string& path,
-                     transform::ExporterMatch& out);
-  void check_tenants(const transform::Config& config, const std::vector<TenantMarks>& marks,
-                     const YAML::Mark& default_mark);
-
-  std::string file_;
-  std::vector<ConfigError> errors_;
-};
 
 bool Loader::check_map(const YAML::Node& node, std::string_view schema, const std::string& path) {
   if (!node.IsMap()) {
@@ -445,199 +405,7 @@ void Loader::load_decode(const YAML::Node& node, decode::Config& out) {
   read_bool(node, path, "emit_biflow_reverse", out.emit_biflow_reverse);
 }
 
-YAML::Mark Loader::load_transform(const YAML::Node& node, transform::Config& out) {
-  const std::string path = "transform";
-  if (!check_map(node, path, path)) return node.Mark();
-  YAML::Mark default_mark = node.Mark();
-  if (const YAML::Node policy = child(node, "unknown_exporters", path)) {
-    std::string text;
-    if (scalar(policy, "transform.unknown_exporters", text)) {
-      default_mark = policy.Mark();
-      if (text == "reject") {
-        out.unknown_exporters = transform::UnknownExporters::kReject;
-      } else if (text == "default") {
-        out.unknown_exporters = transform::UnknownExporters::kDefault;
-      } else {
-        error(policy.Mark(), "transform.unknown_exporters",
-              "'" + text + "' is not one of reject, default");
-      }
-    }
-  }
-  if (const YAML::Node tenant = child(node, "default_tenant", path)) {
-    const std::string tenant_path = "transform.default_tenant";
-    if (check_map(tenant, tenant_path, tenant_path)) {
-      default_mark = tenant.Mark();
-      read_uint_into(tenant, tenant_path, "id", 1, UINT32_MAX, out.default_tenant_id);
-      if (read_string(tenant, tenant_path, "name", false, out.default_tenant_name) &&
-          !valid_name(out.default_tenant_name)) {
-        error(child(tenant, "name", tenant_path).Mark(), tenant_path + ".name",
-              "'" + out.default_tenant_name + "' is not 1-64 of A-Z a-z 0-9 _ . -");
-      }
-    }
-  }
-  return default_mark;
-}
-
-void Loader::load_tenant(const YAML::Node& node, const std::string& path, transform::Tenant& out,
-                         TenantMarks& marks) {
-  marks.id = node.Mark();
-  marks.name = node.Mark();
-  if (!check_map(node, "tenants[]", path)) return;
-  if (const YAML::Node id = child(node, "id", path)) {
-    marks.id = id.Mark();
-    uint64_t value = 0;
-    if (parse_uint_node(id, path + ".id", 1, UINT32_MAX, value)) {
-      out.id = static_cast<uint32_t>(value);
-    }
-  } else if (!node["id"]) {  // (a key without a value was reported by `child`)
-    error(node.Mark(), path + ".id", "missing (every tenant needs an id > 0)");
-  }
-  if (const YAML::Node name = child(node, "name", path)) {
-    marks.name = name.Mark();
-    if (read_string(node, path, "name", false, out.name) && !valid_name(out.name)) {
-      error(name.Mark(), path + ".name", "'" + out.name + "' is not 1-64 of A-Z a-z 0-9 _ . -");
-    }
-  } else if (!node["name"]) {
-    error(node.Mark(), path + ".name", "missing (every tenant needs a name)");
-  }
-  if (const YAML::Node list = child(node, "exporters", path);
-      list && sequence(list, path + ".exporters")) {
-    for (size_t idx = 0; idx < list.size(); ++idx) {
-      transform::ExporterMatch exporter;
-      const std::string item_path = index_key(path + ".exporters", idx);
-      marks.exporters.push_back(list[idx].Mark());
-      load_exporter(list[idx], item_path, exporter);
-      // Kept even when invalid (length 255) so indexes match `marks`; the overlap check skips
-      // it, and a config with errors is never used.
-      out.exporters.push_back(std::move(exporter));
-    }
-  }
-  const std::string networks_path = path + ".internal_networks";
-  if (const YAML::Node list = child(node, "internal_networks", path);
-      list && sequence(list, networks_path)) {
-    for (size_t idx = 0; idx < list.size(); ++idx) {
-      transform::IpPrefix prefix;
-      if (parse_prefix(list[idx], index_key(networks_path, idx), prefix)) {
-        out.internal_networks.push_back(prefix);
-      }
-    }
-  }
-  read_positive(node, path, "target_ingest_rate", out.target_ingest_rate);
-  if (const YAML::Node map = child(node, "thresholds", path)) {
-    const std::string thresholds_path = path + ".thresholds";
-    if (!map.IsMap()) {
-      error(map.Mark(), thresholds_path, "expected a mapping of name: number");
-      return;
-    }
-    for (const auto& pair : map) {
-      const std::string name = pair.first.IsScalar() ? pair.first.Scalar() : std::string();
-      const std::string key_path = join_key(thresholds_path, name);
-      if (!valid_name(name)) {
-        error(pair.first.Mark(), thresholds_path,
-              "'" + name + "' is not a threshold name (1-64 of A-Z a-z 0-9 _ . -)");
-        continue;
-      }
-      double value = 0;
-      if (!parse_number_node(pair.second, key_path, value)) continue;
-      if (!out.thresholds.emplace(name, value).second) {
-        error(pair.first.Mark(), key_path, "duplicate key");
-      }
-    }
-  }
-}
-
-void Loader::load_exporter(const YAML::Node& node, const std::string& path,
-                           transform::ExporterMatch& out) {
-  out.prefix.length = 255;  // "not loaded"; replaced below when the address is valid
-  if (node.IsScalar()) {
-    parse_prefix(node, path, out.prefix);
-    return;
-  }
-  if (!node.IsMap()) {
-    error(node.Mark(), path, "expected an address, a CIDR or {address, observation_domains}");
-    return;
-  }
-  if (!check_map(node, "tenants[].exporters[]", path)) return;
-  if (const YAML::Node address = child(node, "address", path)) {
-    parse_prefix(address, path + ".address", out.prefix);
-  } else if (!node["address"]) {
-    error(node.Mark(), path + ".address", "missing (an address or CIDR)");
-  }
-  const std::string domains_path = path + ".observation_domains";
-  if (const YAML::Node list = child(node, "observation_domains", path);
-      list && sequence(list, domains_path)) {
-    for (size_t idx = 0; idx < list.size(); ++idx) {
-      uint64_t value = 0;
-      if (parse_uint_node(list[idx], index_key(domains_path, idx), 0, UINT32_MAX, value)) {
-        out.observation_domains.push_back(static_cast<uint32_t>(value));
-      }
-    }
-    std::sort(out.observation_domains.begin(), out.observation_domains.end());
-    out.observation_domains.erase(
-        std::unique(out.observation_domains.begin(), out.observation_domains.end()),
-        out.observation_domains.end());
-  }
-}
-
-/// True when two exporter entries can both match one (address, domain) pair.
-bool exporters_clash(const transform::ExporterMatch& a, const transform::ExporterMatch& b) {
-  if (!transform::overlaps(a.prefix, b.prefix)) return false;
-  if (a.observation_domains.empty() || b.observation_domains.empty()) return true;
-  std::vector<uint32_t> common;
-  std::set_intersection(a.observation_domains.begin(), a.observation_domains.end(),
-                        b.observation_domains.begin(), b.observation_domains.end(),
-                        std::back_inserter(common));
-  return !common.empty();
-}
-
-void Loader::check_tenants(const transform::Config& config, const std::vector<TenantMarks>& marks,
-                           const YAML::Mark& default_mark) {
-  const std::vector<transform::Tenant>& tenants = config.tenants;
-  for (size_t tenant_idx = 0; tenant_idx < tenants.size(); ++tenant_idx) {
-    const transform::Tenant& tenant = tenants[tenant_idx];
-    const std::string path = index_key("tenants", tenant_idx);
-    for (size_t other_idx = 0; other_idx < tenant_idx; ++other_idx) {
-      const transform::Tenant& other = tenants[other_idx];
-      const std::string other_path = index_key("tenants", other_idx);
-      if (tenant.id != 0 && tenant.id == other.id) {
-        error(marks[tenant_idx].id, path + ".id",
-              "duplicate tenant id " + std::to_string(tenant.id) + " (also " + other_path + ")");
-      }
-      if (!tenant.name.empty() && tenant.name == other.name) {
-        error(marks[tenant_idx].name, path + ".name",
-              "duplicate tenant name '" + tenant.name + "' (also " + other_path + ")");
-      }
-      for (size_t exp_idx = 0; exp_idx < tenant.exporters.size(); ++exp_idx) {
-        const transform::ExporterMatch& exporter = tenant.exporters[exp_idx];
-        if (exporter.prefix.length > 128) continue;  // invalid, already reported
-        for (size_t other_exp = 0; other_exp < other.exporters.size(); ++other_exp) {
-          const transform::ExporterMatch& theirs = other.exporters[other_exp];
-          if (theirs.prefix.length > 128 || !exporters_clash(exporter, theirs)) continue;
-          error(marks[tenant_idx].exporters[exp_idx], index_key(path + ".exporters", exp_idx),
-                "'" + exporter.prefix.to_string() + "' overlaps " +
-                    index_key(other_path + ".exporters", other_exp) + " '" +
-                    theirs.prefix.to_string() + "' of tenant '" + other.name +
-                    "' (list disjoint observation_domains on both to share an exporter)");
-        }
-      }
-    }
-  }
-  if (config.unknown_exporters != transform::UnknownExporters::kDefault) return;
-  for (size_t tenant_idx = 0; tenant_idx < tenants.size(); ++tenant_idx) {
-    const std::string other_path = index_key("tenants", tenant_idx);
-    if (tenants[tenant_idx].id == config.default_tenant_id) {
-      error(default_mark, "transform.default_tenant.id",
-            "default tenant id " + std::to_string(config.default_tenant_id) + " is taken by " +
-                other_path);
-    }
-    if (tenants[tenant_idx].name == config.default_tenant_name) {
-      error(default_mark, "transform.default_tenant.name",
-            "default tenant name '" + config.default_tenant_name + "' is taken by " + other_path);
-    }
-  }
-}
-
-}  // namespace
+}  // namespace detail
 
 std::string_view to_string(LogLevel level) noexcept {
   const auto idx = static_cast<size_t>(level);
@@ -654,7 +422,7 @@ std::string ConfigError::to_string() const {
 
 ConfigLoad parse_config(std::string_view yaml, std::string_view file_name) {
   ConfigLoad result;
-  Loader loader{std::string(file_name)};
+  detail::Loader loader{std::string(file_name)};
   try {
     const YAML::Node root = YAML::Load(std::string(yaml));
     loader.load(root, result.config);
@@ -690,7 +458,7 @@ ConfigLoad load_config_file(const std::string& path) {
 }
 
 std::span<const std::string_view> config_keys() noexcept {
-  return kKeys;
+  return detail::schema_keys();
 }
 
 std::string describe_config(const Config& config) {

@@ -6,6 +6,8 @@
 #include <charconv>
 #include <string_view>
 
+#include "transform/config.h"
+
 namespace fathom::app {
 namespace {
 
@@ -55,7 +57,8 @@ void append_mac(const std::array<uint8_t, 6>& mac, std::string& out) {
 }
 
 constexpr std::string_view kFlagNames[] = {
-    "sampling_rate_unknown", "biflow_reverse", "decoded_late", "packet_sample", "no_flow_times",
+    "sampling_rate_unknown", "biflow_reverse", "decoded_late",      "packet_sample",
+    "no_flow_times",         "not_counted",    "secondary_sampled",
 };
 
 /// JSON writer helpers: `,"key":` and values. Keys are literals without escapes.
@@ -93,6 +96,28 @@ class JsonObject {
     out_ += '"';
     append_mac(m, out_);
     out_ += '"';
+  }
+  /// An ISO country code, or "" when enrichment found none.
+  void country(std::string_view key, const std::array<char, 2>& code) {
+    this->key(key);
+    out_ += '"';
+    if (code[0] != 0) out_.append(code.data(), code.size());
+    out_ += '"';
+  }
+  /// Intel category names of a `src_intel`/`dst_intel` mask.
+  void categories(std::string_view key, uint16_t mask) {
+    this->key(key);
+    out_ += '[';
+    bool first = true;
+    for (unsigned bit = 0; bit < 16; ++bit) {
+      if ((mask & (1u << bit)) == 0) continue;
+      if (!first) out_ += ',';
+      first = false;
+      out_ += '"';
+      out_ += transform::to_string(static_cast<transform::IntelCategory>(bit));
+      out_ += '"';
+    }
+    out_ += ']';
   }
   void flags(std::string_view key, uint16_t flags) {
     this->key(key);
@@ -183,6 +208,13 @@ void append_json(const flow::FlowRecord& r, uint64_t frame, std::string& out) {
   o.number("forwarding_status", r.forwarding_status);
   o.number("end_reason", r.end_reason);
   o.number("tenant_id", r.tenant_id);
+  o.plain("direction", flow::to_string(r.direction));
+  o.country("src_country", r.src_country);
+  o.country("dst_country", r.dst_country);
+  o.categories("src_intel", r.src_intel);
+  o.categories("dst_intel", r.dst_intel);
+  o.number("src_reputation", r.src_reputation);
+  o.number("dst_reputation", r.dst_reputation);
   o.flags("flags", r.flags);
 }
 

@@ -98,6 +98,24 @@ transform:
   default_tenant:
     id: 900
     name: lab
+  enrichment:
+    geo_databases: [/srv/geo/country.mmdb]
+    asn_databases: [/srv/geo/asn-ipv4.csv, /srv/geo/asn-ipv6.csv]
+    intel_lists:
+      - name: firehol_level1
+        path: /srv/intel/firehol_level1.netset
+        format: netset
+        category: attacker
+        severity: 80
+      - {name: drop, path: /srv/intel/drop.txt}
+    reload_check_seconds: 0
+    asn_overrides_exporter: true
+  sampling:
+    update_interval_seconds: 5
+    smoothing: 0.25
+    min_probability: 0.001
+    surge_factor: 8
+    seed: 42
 tenants:
   - id: 7
     name: acme
@@ -107,6 +125,11 @@ tenants:
         observation_domains: [3, 1, 3]
     internal_networks: [10.1.0.0/16, "2001:db8:1::/48"]
     target_ingest_rate: 1.5e5
+    dedup:
+      - {exporter: 192.0.2.1, count: ingress}
+      - exporter: 198.51.100.0/24
+        count: interfaces
+        input_interfaces: [7, 3, 7]
     thresholds: {syn_flood_pps: 5000, ratio: 0.25}
   - id: 8
     name: globex.eu
@@ -160,6 +183,31 @@ TEST(ConfigLoader, FullFileSetsEveryField) {
   EXPECT_DOUBLE_EQ(acme.target_ingest_rate, 150000.0);
   EXPECT_EQ(acme.thresholds,
             (std::map<std::string, double>{{"syn_flood_pps", 5000}, {"ratio", 0.25}}));
+  ASSERT_EQ(acme.dedup.size(), 2u);
+  EXPECT_EQ(acme.dedup[0].exporter, prefix("192.0.2.1"));
+  EXPECT_EQ(acme.dedup[0].count, transform::DedupRule::Count::kIngress);
+  EXPECT_EQ(acme.dedup[1].count, transform::DedupRule::Count::kInterfaces);
+  EXPECT_EQ(acme.dedup[1].input_interfaces, (std::vector<uint32_t>{3, 7}));
+  const transform::Enrichment& e = c.transform.enrichment;
+  EXPECT_EQ(e.geo_databases, (std::vector<std::string>{"/srv/geo/country.mmdb"}));
+  EXPECT_EQ(e.asn_databases.size(), 2u);
+  ASSERT_EQ(e.intel_lists.size(), 2u);
+  EXPECT_EQ(e.intel_lists[0].name, "firehol_level1");
+  EXPECT_EQ(e.intel_lists[0].path, "/srv/intel/firehol_level1.netset");
+  EXPECT_EQ(e.intel_lists[0].format, transform::IntelFormat::kNetset);
+  EXPECT_EQ(e.intel_lists[0].category, transform::IntelCategory::kAttacker);
+  EXPECT_EQ(e.intel_lists[0].severity, 80);
+  EXPECT_EQ(e.intel_lists[1].format, transform::IntelFormat::kAuto);
+  EXPECT_EQ(e.intel_lists[1].category, transform::IntelCategory::kOther);
+  EXPECT_EQ(e.intel_lists[1].severity, 50);
+  EXPECT_EQ(e.reload_check_seconds, 0u);
+  EXPECT_TRUE(e.asn_overrides_exporter);
+  const transform::Sampling& sampling = c.transform.sampling;
+  EXPECT_DOUBLE_EQ(sampling.update_interval_seconds, 5.0);
+  EXPECT_DOUBLE_EQ(sampling.smoothing, 0.25);
+  EXPECT_DOUBLE_EQ(sampling.min_probability, 0.001);
+  EXPECT_DOUBLE_EQ(sampling.surge_factor, 8.0);
+  EXPECT_EQ(sampling.seed, 42u);
   const transform::Tenant& globex = c.transform.tenants[1];
   EXPECT_EQ(globex.name, "globex.eu");
   EXPECT_DOUBLE_EQ(globex.target_ingest_rate, 0.0);  // not set: no limit
@@ -365,6 +413,35 @@ const RejectCase kRejectCases[] = {
      "transform:\n  unknown_exporters: default\n  default_tenant: {id: 5, name: lab}\n"
      "tenants:\n  - {id: 5, name: acme}\n",
      "fathom.yaml:3:19: transform.default_tenant.id: default tenant id 5 is taken by tenants[0]"},
+    {"IntelListWithoutPath",
+     "transform:\n  enrichment:\n    intel_lists:\n      - {name: drop}\n",
+     "fathom.yaml:4:9: transform.enrichment.intel_lists[0].path: missing (the list's file)"},
+    {"IntelListUnknownCategory",
+     "transform:\n  enrichment:\n    intel_lists:\n"
+     "      - {name: x, path: x.txt, category: evil}\n",
+     "fathom.yaml:4:42: transform.enrichment.intel_lists[0].category: 'evil' is not one of "
+     "malware, c2, botnet, scanner, bruteforce, spam, phishing, hijacked, tor, anonymizer, "
+     "attacker, other"},
+    {"IntelListDuplicateName",
+     "transform:\n  enrichment:\n    intel_lists:\n"
+     "      - {name: x, path: a.txt}\n      - {name: x, path: b.txt}\n",
+     "fathom.yaml:5:9: transform.enrichment.intel_lists[1].name: duplicate intel list name 'x'"},
+    {"IntelSeverityRange",
+     "transform:\n  enrichment:\n    intel_lists:\n"
+     "      - {name: x, path: a.txt, severity: 0}\n",
+     "fathom.yaml:4:42: transform.enrichment.intel_lists[0].severity: 0 is out of range 1..100"},
+    {"SamplingSmoothingRange", "transform:\n  sampling:\n    smoothing: 2\n",
+     "fathom.yaml:3:16: transform.sampling.smoothing: 2 is out of range 0.01..1"},
+    {"DedupInterfacesWithoutList",
+     "tenants:\n  - id: 1\n    name: a\n    dedup:\n"
+     "      - {exporter: 192.0.2.1, count: interfaces}\n",
+     "fathom.yaml:5:9: tenants[0].dedup[0].input_interfaces: count: interfaces needs a "
+     "non-empty input_interfaces list"},
+    {"DedupUnknownCount",
+     "tenants:\n  - id: 1\n    name: a\n    dedup:\n"
+     "      - {exporter: 192.0.2.1, count: half}\n",
+     "fathom.yaml:5:38: tenants[0].dedup[0].count: 'half' is not one of all, none, ingress, "
+     "egress, interfaces"},
     {"YamlSyntax", "collect:\n  listeners: [\"0.0.0.0:2055\"\n",
      "fathom.yaml:3:1: end of sequence flow not found"},
 };
