@@ -69,6 +69,9 @@ int run_cli(int argc, char** argv) {
   run_cmd->add_option("--flows", run.flows_output,
                       "Write accepted flow records as JSON lines to FILE ('-' = stdout); "
                       "overrides output.flows");
+  run_cmd->add_option("--estimates", run.estimates_output,
+                      "Write every closed tenant estimate window as JSON lines to FILE ('-' = "
+                      "stdout); overrides output.estimates");
   run_cmd->add_option("--metrics-listen", run.metrics_listen,
                       "HTTP endpoint of /metrics and /healthz (HOST:PORT, or 'off'); "
                       "overrides metrics_listen");

@@ -7,6 +7,7 @@
 #include "collect/config.h"
 #include "collect/udp_listener.h"
 #include "decode/config.h"
+#include "estimate/window_estimator.h"
 #include "transform/config.h"
 
 namespace fathom::app {
@@ -39,11 +40,18 @@ struct Config {
   collect::Config collect;
   decode::Config decode;
   transform::Config transform;
+  /// The estimate stage: tumbling windows of traffic estimates per tenant.
+  struct Estimate {
+    estimate::WindowConfig window;
+    size_t top_n = 10;  ///< busiest hosts and ports kept per closed window
+  } estimate;
   /// Where records go besides the in-process bus.
   struct Output {
     /// JSON lines of every accepted flow record: a path (appended to), "-" for stdout, or ""
     /// for none.
     std::string flows;
+    /// JSON lines of every closed tenant estimate window (same choices as `flows`).
+    std::string estimates;
   } output;
 };
 

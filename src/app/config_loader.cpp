@@ -31,6 +31,15 @@ constexpr auto kKeys = std::to_array<std::string_view>({
     "metrics_listen",
     "output",
     "output.flows",
+    "output.estimates",
+    "estimate",
+    "estimate.window_seconds",
+    "estimate.allowed_lateness_seconds",
+    "estimate.time_basis",
+    "estimate.max_hosts_per_tenant",
+    "estimate.max_ports_per_tenant",
+    "estimate.max_peers_per_tenant",
+    "estimate.top_n",
     "collect",
     "collect.listeners",
     "collect.receive_threads",
@@ -329,8 +338,10 @@ void Loader::load(const YAML::Node& root, Config& config) {
   if (const YAML::Node node = child(root, "output", "")) {
     if (check_map(node, "output", "output")) {
       read_string(node, "output", "flows", true, config.output.flows);
+      read_string(node, "output", "estimates", true, config.output.estimates);
     }
   }
+  if (const YAML::Node node = child(root, "estimate", "")) load_estimate(node, config.estimate);
   if (const YAML::Node node = child(root, "collect", "")) load_collect(node, config.collect);
   if (const YAML::Node node = child(root, "decode", "")) load_decode(node, config.decode);
   YAML::Mark default_mark = YAML::Mark::null_mark();
@@ -382,6 +393,36 @@ void Loader::load_collect(const YAML::Node& node, collect::Config& out) {
   read_uint_into(node, path, "queue_capacity_batches", 1, 65536, out.queue_capacity_batches);
   read_uint_into(node, path, "flush_interval_ms", 1, 60'000, out.flush_interval_ms);
   read_string(node, path, "state_file", true, out.state_file);
+}
+
+void Loader::load_estimate(const YAML::Node& node, Config::Estimate& out) {
+  const std::string path = "estimate";
+  if (!check_map(node, path, path)) return;
+  double window_s = 0;
+  read_number_in(node, path, "window_seconds", 1, 86400, window_s);
+  if (window_s > 0) out.window.window_ns = static_cast<int64_t>(window_s * 1e9);
+  double lateness_s = -1;
+  read_number_in(node, path, "allowed_lateness_seconds", 0, 3600, lateness_s);
+  if (lateness_s >= 0) out.window.allowed_lateness_ns = static_cast<int64_t>(lateness_s * 1e9);
+  if (const YAML::Node basis = child(node, "time_basis", path)) {
+    std::string text;
+    if (scalar(basis, "estimate.time_basis", text)) {
+      if (text == "arrival") {
+        out.window.time_basis = estimate::TimeBasis::kArrival;
+      } else if (text == "flow_end") {
+        out.window.time_basis = estimate::TimeBasis::kFlowEnd;
+      } else {
+        error(basis.Mark(), "estimate.time_basis",
+              "'" + text + "' is not one of arrival, flow_end");
+      }
+    }
+  }
+  read_uint_into(node, path, "max_hosts_per_tenant", 1, 10'000'000,
+                 out.window.max_hosts_per_tenant);
+  read_uint_into(node, path, "max_ports_per_tenant", 1, 1'000'000, out.window.max_ports_per_tenant);
+  read_uint_into(node, path, "max_peers_per_tenant", 1, 10'000'000,
+                 out.window.max_peers_per_tenant);
+  read_uint_into(node, path, "top_n", 0, 1000, out.top_n);
 }
 
 void Loader::load_decode(const YAML::Node& node, decode::Config& out) {

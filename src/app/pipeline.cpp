@@ -17,16 +17,8 @@
 namespace fathom::app {
 namespace {
 
-transform::IngestWorker::Options worker_options(const Config& config) {
-  transform::IngestWorker::Options o;
-  o.decode = config.decode;
-  o.flush_interval_ns = int64_t{config.collect.flush_interval_ms} * 1'000'000;
-  return o;
-}
-
-std::shared_ptr<const transform::TenantMap> tenant_map(const Config& config) {
-  return std::make_shared<const transform::TenantMap>(
-      transform::TenantMap::from_config(config.transform));
+std::shared_ptr<const transform::IngestTables> tenant_map(const Config& config) {
+  return transform::IngestTables::from_config(config.transform);
 }
 
 bool same_endpoints(const std::vector<collect::ListenEndpoint>& a,
@@ -39,7 +31,41 @@ bool same_endpoints(const std::vector<collect::ListenEndpoint>& a,
 }  // namespace
 
 Pipeline::Pipeline(const Config& config)
-    : config_(config), start_time_ns_(wall_clock_ns()), tenant_names_(tenant_names(config)) {}
+    : config_(config),
+      start_time_ns_(wall_clock_ns()),
+      sampler_(std::make_shared<transform::AdaptiveSampler>(config.transform)),
+      tenant_names_(tenant_names(config)) {}
+
+transform::IngestWorker::Options Pipeline::worker_options() const {
+  transform::IngestWorker::Options o;
+  o.decode = config_.decode;
+  o.flush_interval_ns = int64_t{config_.collect.flush_interval_ms} * 1'000'000;
+  o.sampler = sampler_;
+  o.enricher = &enricher_;
+  return o;
+}
+
+bool Pipeline::load_enrichment(std::string& error) {
+  enrichment_ = std::make_unique<transform::EnrichmentLoader>(config_.transform, enricher_);
+  if (!enrichment_->load_all(error)) return false;
+  enrichment_->start();
+  return true;
+}
+
+bool Pipeline::open_estimates(const std::string& output, bool live, std::string& error) {
+  EstimateStage::Options options;
+  options.window = config_.estimate.window;
+  options.summary.top_n = config_.estimate.top_n;
+  options.live = live;
+  options.output = output;
+  estimates_ =
+      EstimateStage::start(bus_, config_.collect.queue_capacity_batches, std::move(options), error);
+  return estimates_ != nullptr;
+}
+
+std::vector<TenantRunEstimate> Pipeline::estimate_totals() const {
+  return estimates_ ? estimates_->run_totals() : std::vector<TenantRunEstimate>{};
+}
 
 Pipeline::~Pipeline() {
   stop();
@@ -79,8 +105,8 @@ bool Pipeline::open_live(const std::vector<collect::ListenEndpoint>& endpoints,
   }
   const auto tenants = tenant_map(config_);
   for (size_t i = 0; i < group_->size(); ++i) {
-    workers_.push_back(std::make_unique<transform::IngestWorker>(
-        "receive-" + std::to_string(i), worker_options(config_), bus_, tenants));
+    workers_.push_back(std::make_unique<transform::IngestWorker>("receive-" + std::to_string(i),
+                                                                 worker_options(), bus_, tenants));
     const int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (fd < 0) {
       error = "cannot create an eventfd for receive thread " + std::to_string(i);
@@ -92,8 +118,8 @@ bool Pipeline::open_live(const std::vector<collect::ListenEndpoint>& endpoints,
 }
 
 void Pipeline::open_replay() {
-  workers_.push_back(std::make_unique<transform::IngestWorker>("replay", worker_options(config_),
-                                                               bus_, tenant_map(config_)));
+  workers_.push_back(std::make_unique<transform::IngestWorker>("replay", worker_options(), bus_,
+                                                               tenant_map(config_)));
 }
 
 bool Pipeline::load_state(const std::string& path, std::string& error) {
@@ -248,6 +274,8 @@ void Pipeline::stop() {
   }
   bus_.close();
   if (flow_sink_) flow_sink_->join();
+  if (estimates_) estimates_->join();
+  if (enrichment_) enrichment_->stop();
 }
 
 bool Pipeline::save_state(const std::string& path, std::string& error) const {
@@ -281,6 +309,8 @@ void Pipeline::reload(const Config& config, std::vector<std::string>& restart_ne
   }
   const auto tenants = tenant_map(config);
   for (auto& w : workers_) w->set_tenants(tenants);
+  sampler_->set_tenants(config.transform);
+  if (enrichment_) enrichment_->apply_config(config.transform);
   set_log_level(config.log_level);
   {
     std::lock_guard lock(config_mutex_);

@@ -11,11 +11,14 @@
 #include "api/collector_metrics.h"
 #include "api/http_server.h"
 #include "app/config.h"
+#include "app/estimate_stage.h"
 #include "app/flow_sink.h"
 #include "bus/bus.h"
 #include "collect/socket_group.h"
+#include "transform/enricher.h"
+#include "transform/enrichment_loader.h"
 #include "transform/ingest.h"
-#include "transform/tenant_map.h"
+#include "transform/sampler.h"
 
 namespace fathom::app {
 
@@ -41,8 +44,9 @@ struct ReplayStats {
 /// ingest worker with its own decoder), the in-process bus, the output sinks, and the numbers
 /// /metrics shows. `app` wiring only: each stage's logic lives in its part.
 ///
-/// Lifecycle: construct, `load_state`, `start_live` (or `replay` on the caller's thread),
-/// `stop`, `save_state`. `reload` and `metrics` may be called from any thread meanwhile.
+/// Lifecycle: construct, `load_enrichment`, `open_estimates`, `open_live` (or `open_replay`),
+/// `load_state`, `start_live` (or `replay` on the caller's thread), `stop`, `save_state`.
+/// `reload` and `metrics` may be called from any thread meanwhile.
 class Pipeline {
  public:
   explicit Pipeline(const Config& config);
@@ -52,6 +56,12 @@ class Pipeline {
 
   /// Opens the flows JSON-lines output ("" = none, "-" = stdout).
   bool open_flow_output(const std::string& path, std::string& error);
+  /// Loads every enrichment source (geo/ASN databases, intel lists, tenant networks) and
+  /// starts the thread that reloads changed files. False with `error` naming the source.
+  bool load_enrichment(std::string& error);
+  /// Starts the estimate stage; `output` is its JSON-lines output ("" = none, "-" = stdout).
+  /// `live`: windows also close on the wall clock (false for replays).
+  bool open_estimates(const std::string& output, bool live, std::string& error);
   /// Binds `endpoints` with `collect.receive_threads` threads and creates one ingest worker
   /// per thread. Falls back to one thread (logged) when the kernel refuses exporter steering.
   bool open_live(const std::vector<collect::ListenEndpoint>& endpoints, std::string& error);
@@ -79,6 +89,8 @@ class Pipeline {
   /// The kernel's receive-buffer warning, if it capped SO_RCVBUF.
   std::string receive_buffer_warning() const;
   api::CollectorSnapshot snapshot() const;
+  /// Every tenant's estimates over the windows closed so far (after `stop`: all of them).
+  std::vector<TenantRunEstimate> estimate_totals() const;
   /// /metrics text.
   std::string metrics() const;
   /// /healthz: unhealthy when a receive thread stopped unexpectedly.
@@ -89,10 +101,14 @@ class Pipeline {
  private:
   void receive_loop(size_t idx);
   static std::vector<api::TenantName> tenant_names(const Config& config);
+  transform::IngestWorker::Options worker_options() const;
 
   Config config_;
   int64_t start_time_ns_ = 0;
   bus::Bus bus_;
+  // Shared by the workers, so declared (and destroyed) before them.
+  transform::Enricher enricher_;
+  std::shared_ptr<transform::AdaptiveSampler> sampler_;
   std::unique_ptr<collect::UdpListenerGroup> group_;
   std::vector<std::unique_ptr<transform::IngestWorker>> workers_;
   std::vector<std::thread> threads_;
@@ -101,6 +117,8 @@ class Pipeline {
   std::atomic<uint32_t> threads_failed_{0};
   std::atomic<uint32_t> threads_running_{0};
   std::unique_ptr<FlowSink> flow_sink_;
+  std::unique_ptr<transform::EnrichmentLoader> enrichment_;  ///< updates enricher_
+  std::unique_ptr<EstimateStage> estimates_;
   bool stopped_ = false;
 
   mutable std::mutex config_mutex_;  ///< guards tenant_names_ (reload vs metrics)

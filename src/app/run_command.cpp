@@ -35,6 +35,28 @@ std::string rate(uint64_t count, int64_t elapsed_ns) {
   return buf;
 }
 
+/// "1.23e+06 [1.2e+06, 1.26e+06]": an estimate and its 95% interval, 3 significant digits.
+std::string with_interval(const estimate::Estimate& e) {
+  char buf[96];
+  std::snprintf(buf, sizeof(buf), "%.3g [%.3g, %.3g]", e.value, e.ci_low, e.ci_high);
+  return buf;
+}
+
+/// "fathom run: estimate tenant acme (1) over 600 s: packets P [lo, hi], bytes B [lo, hi],
+/// tcp flows F [lo, hi] (95% intervals)": the run's totals per tenant, printed at exit.
+std::string estimate_line(const TenantRunEstimate& t, const std::vector<api::TenantName>& names) {
+  std::string name = "?";
+  for (const api::TenantName& n : names) {
+    if (n.id == t.tenant_id) name = n.name;
+  }
+  char span[32];
+  std::snprintf(span, sizeof(span), "%.0f", static_cast<double>(t.end_ns - t.start_ns) / 1e9);
+  return "fathom run: estimate tenant " + name + " (" + std::to_string(t.tenant_id) + ") over " +
+         span + " s: packets " + with_interval(t.total.packets) + ", bytes " +
+         with_interval(t.total.bytes) + ", tcp flows " + with_interval(t.total.tcp_flows) +
+         " (95% intervals)";
+}
+
 bool same_endpoints(const std::vector<collect::ListenEndpoint>& a,
                     const std::vector<collect::ListenEndpoint>& b) {
   return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
@@ -258,6 +280,18 @@ int run_collector(const RunOptions& options, std::FILE* err) {
     close(signal_fd);
     return 1;
   }
+  const std::string estimates_output =
+      options.estimates_output.empty() ? config.output.estimates : options.estimates_output;
+  if (!pipeline.load_enrichment(error)) {
+    std::fprintf(err, "fathom run: enrichment: %s\n", error.c_str());
+    close(signal_fd);
+    return 1;
+  }
+  if (!pipeline.open_estimates(estimates_output, !replaying, error)) {
+    std::fprintf(err, "fathom run: %s\n", error.c_str());
+    close(signal_fd);
+    return 1;
+  }
   if (replaying) {
     pipeline.open_replay();
   } else if (!pipeline.open_live(endpoints, error)) {
@@ -397,6 +431,9 @@ int run_collector(const RunOptions& options, std::FILE* err) {
                "fathom run: stopping after %" PRIu64 " packets, %" PRIu64
                " records (accepted %" PRIu64 ", rejected %" PRIu64 ")\n",
                summary.total_datagrams(), summary.total_records(), accepted, rejected);
+  for (const TenantRunEstimate& t : pipeline.estimate_totals()) {
+    std::fprintf(err, "%s\n", estimate_line(t, last.tenants).c_str());
+  }
   if (!state_file.empty()) {
     if (!pipeline.save_state(state_file, error)) {
       std::fprintf(err, "fathom run: state file: %s\n", error.c_str());

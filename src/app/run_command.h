@@ -19,12 +19,13 @@ struct RunOptions {
   int64_t interval_ms = 5000;  ///< summary period
   /// Files to replay instead of listening (pcap/pcapng, VPC flow logs, "-" = stdin).
   std::vector<std::string> replay;
-  std::string speed = "max";   ///< replay speed: "max", "1x", "10x", "0.5x"
-  std::string vpc_exporter;    ///< exporter address given to VPC flow log records
-  std::string flows_output;    ///< overrides `output.flows` when not empty ("-" = stdout)
-  std::string metrics_listen;  ///< overrides `metrics_listen` ("off" disables the server)
-  int verbose = 0;             ///< each -v lowers the log level one step
-  std::string log_format;      ///< overrides `log_format` when not empty
+  std::string speed = "max";     ///< replay speed: "max", "1x", "10x", "0.5x"
+  std::string vpc_exporter;      ///< exporter address given to VPC flow log records
+  std::string flows_output;      ///< overrides `output.flows` when not empty ("-" = stdout)
+  std::string estimates_output;  ///< overrides `output.estimates` when not empty ("-" = stdout)
+  std::string metrics_listen;    ///< overrides `metrics_listen` ("off" disables the server)
+  int verbose = 0;               ///< each -v lowers the log level one step
+  std::string log_format;        ///< overrides `log_format` when not empty
 };
 
 /// The periodic summary line of `fathom run`, from two successive snapshots: packets and

@@ -52,6 +52,12 @@ class Enricher {
   /// Records with tenant_id 0 are left alone. Sets `direction`, `intel_flags`, countries,
   /// `src_as`/`dst_as` (see Enrichment::asn_overrides_exporter), `src_intel`/`dst_intel` and
   /// reputations. Returns what it did.
+  ///
+  /// Without tenant networks for the record's tenant: direction kUnknown, no internal bits, and
+  /// both ends count as external for the miss counters. Without a geo/ASN table: countries and
+  /// AS numbers are left as they are and no miss is counted. Without an intel set: intel
+  /// categories, reputations and listed bits are cleared. No allocation, lock or virtual call
+  /// per record; a one-entry cache per side skips the lookups of a repeated address.
   EnrichCounts enrich(std::span<flow::FlowRecord> records) const noexcept;
 
  private:

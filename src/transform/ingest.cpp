@@ -15,31 +15,54 @@ std::shared_ptr<spdlog::logger> log() {
   return logger ? logger : spdlog::default_logger();
 }
 
+std::shared_ptr<const IngestTables> tables_or_empty(std::shared_ptr<const IngestTables> tables) {
+  return tables ? std::move(tables) : std::make_shared<const IngestTables>();
+}
+
+std::shared_ptr<const IngestTables> tables_of(const std::shared_ptr<const TenantMap>& tenants) {
+  if (!tenants) return std::make_shared<const IngestTables>();
+  return std::make_shared<const IngestTables>(IngestTables{*tenants, DedupTable()});
+}
+
 }  // namespace
 
+std::shared_ptr<const IngestTables> IngestTables::from_config(const Config& config) {
+  return std::make_shared<const IngestTables>(
+      IngestTables{TenantMap::from_config(config), DedupTable::from_config(config)});
+}
+
 IngestWorker::IngestWorker(std::string name, Options options, bus::Bus& bus,
-                           std::shared_ptr<const TenantMap> tenants)
+                           std::shared_ptr<const IngestTables> tables)
     : name_(std::move(name)),
       options_(options),
       bus_(bus),
       decoder_(options.decode),
       batch_(bus.acquire()),
-      tenants_(tenants ? std::move(tenants) : std::make_shared<const TenantMap>()) {
+      tables_(tables_or_empty(std::move(tables))),
+      sampler_view_(options.sampler) {
   snapshot_.worker = name_;
 }
 
+IngestWorker::IngestWorker(std::string name, Options options, bus::Bus& bus,
+                           std::shared_ptr<const TenantMap> tenants)
+    : IngestWorker(std::move(name), std::move(options), bus, tables_of(tenants)) {}
+
 IngestWorker::~IngestWorker() = default;
 
-void IngestWorker::set_tenants(std::shared_ptr<const TenantMap> tenants) {
+void IngestWorker::set_tenants(std::shared_ptr<const IngestTables> tables) {
   std::lock_guard lock(pending_mutex_);
-  pending_tenants_ = tenants ? std::move(tenants) : std::make_shared<const TenantMap>();
+  pending_tables_ = tables_or_empty(std::move(tables));
   has_pending_.store(true, std::memory_order_release);
+}
+
+void IngestWorker::set_tenants(std::shared_ptr<const TenantMap> tenants) {
+  set_tenants(tables_of(tenants));
 }
 
 void IngestWorker::adopt_pending_tenants() {
   std::lock_guard lock(pending_mutex_);
   if (!has_pending_.load(std::memory_order_relaxed)) return;
-  tenants_ = std::move(pending_tenants_);
+  tables_ = std::move(pending_tables_);
   has_pending_.store(false, std::memory_order_relaxed);
   // A new table may claim exporters that were unknown, or drop known ones: log afresh.
   logged_unknown_.clear();
@@ -79,7 +102,8 @@ void IngestWorker::handle_parsed(std::span<const flow::FlowRecord> records,
 
 void IngestWorker::route(size_t first_record, size_t first_counter,
                          const decode::PacketContext& ctx) {
-  const TenantMap& map = *tenants_;
+  const TenantMap& map = tables_->tenants;
+  const DedupTable& dedup = tables_->dedup;
   // Records of one packet share the exporter and nearly always the domain: cache the answer.
   uint32_t cached_domain = 0;
   uint32_t cached_tenant = 0;
@@ -96,10 +120,30 @@ void IngestWorker::route(size_t first_record, size_t first_counter,
     return cached_tenant;
   };
 
+  // What depends on the tenant alone (the exporter is the packet's): resolved when the tenant
+  // changes, i.e. once per packet in practice. The sampler learns the run's counts at its end.
+  struct TenantRun {
+    TenantIngest* counters = nullptr;
+    DedupFilter dedup;
+    SamplerSlot* slot = nullptr;
+    double p = 1.0;
+    double inv_p = 1.0;
+    uint64_t arrivals = 0;
+    uint64_t kept = 0;
+  } run;
+  AdaptiveSampler* const sampler = sampler_view_.sampler();
+  const uint64_t seed = sampler != nullptr ? sampler->seed() : 0;
+  auto end_run = [&] {
+    if (run.slot != nullptr) sampler->record(*run.slot, run.arrivals, run.kept, ctx.arrival_ns);
+    run.arrivals = 0;
+    run.kept = 0;
+  };
+
   std::span<flow::FlowRecord> records = batch_->records();
   size_t kept = first_record;
-  TenantIngest* counters = nullptr;
   uint64_t rejected = 0;
+  uint64_t sampled_out = 0;
+  uint64_t not_counted = 0;
   for (size_t i = first_record; i < records.size(); ++i) {
     flow::FlowRecord& r = records[i];
     const uint32_t tenant = tenant_of(r.observation_domain);
@@ -108,14 +152,40 @@ void IngestWorker::route(size_t first_record, size_t first_counter,
       continue;
     }
     r.tenant_id = tenant;
-    if (counters == nullptr || counters->tenant_id != tenant) counters = &tenant_counters(tenant);
-    ++counters->records;
-    counters->flow_bytes += r.bytes;
-    counters->flow_packets += r.packets;
+    if (run.counters == nullptr || run.counters->tenant_id != tenant) {
+      end_run();
+      run.counters = &tenant_counters(tenant);
+      run.dedup = dedup.lookup(tenant, ctx.exporter);
+      run.slot = sampler_view_.find(tenant);
+      run.p = run.slot != nullptr ? run.slot->probability() : 1.0;
+      run.inv_p = 1.0 / run.p;
+    }
+    TenantIngest& counters = *run.counters;
+    ++counters.records;
+    counters.flow_bytes += r.bytes;
+    counters.flow_packets += r.packets;
+    if (!run.dedup.counts_all() && !run.dedup.counts(r)) {
+      r.flags |= flow::record_flags::kNotCounted;
+      ++counters.records_not_counted;
+      ++not_counted;
+    }
+    if (run.slot != nullptr) {
+      ++run.arrivals;
+      // keep_flow returns at once for p = 1 (tenants below target or without one): no hash.
+      if (!keep_flow(seed, r, run.p)) {
+        ++counters.records_sampled_out;
+        ++sampled_out;
+        continue;
+      }
+      ++run.kept;
+      mark_kept(r, run.p, run.inv_p);
+    }
+    ++counters.records_kept;
     if (kept != i) records[kept] = r;
     ++kept;
   }
-  const size_t accepted = kept - first_record;
+  end_run();
+  const size_t accepted = kept - first_record + sampled_out;
   batch_->truncate(kept);
 
   std::span<flow::InterfaceCounters> counter_records = batch_->counters();
@@ -137,6 +207,9 @@ void IngestWorker::route(size_t first_record, size_t first_counter,
 
   records_accepted_ += accepted;
   records_rejected_ += rejected;
+  records_kept_ += accepted - sampled_out;
+  records_sampled_out_ += sampled_out;
+  records_not_counted_ += not_counted;
   if (!cached) return;  // nothing decoded from this packet
   // Per exporter (once per packet, not per record), bounded like the decoder's table.
   auto it = per_exporter_.find(ctx.exporter);
@@ -180,6 +253,9 @@ TenantIngest& IngestWorker::tenant_counters(uint32_t tenant_id) {
 
 void IngestWorker::publish_batch() {
   if (batch_->empty()) return;
+  // Once per batch, on the records that survived routing and sampling: enrichment never
+  // spends lookups on records nobody will see.
+  if (options_.enricher != nullptr) enrich_ += options_.enricher->enrich(batch_->records());
   ++batches_published_;
   bus_.publish(std::move(batch_));
   batch_ = bus_.acquire();
@@ -189,6 +265,7 @@ void IngestWorker::publish_batch() {
 void IngestWorker::tick(int64_t now_ns) {
   last_now_ns_ = now_ns;
   if (has_pending_.load(std::memory_order_relaxed)) adopt_pending_tenants();
+  if (AdaptiveSampler* sampler = sampler_view_.sampler()) sampler->update(now_ns);
   if (batch_started_ns_ != 0 && now_ns - batch_started_ns_ >= options_.flush_interval_ns) {
     publish_batch();
   }
@@ -223,6 +300,10 @@ void IngestWorker::take_snapshot(int64_t now_ns) {
   s.records_decoded = records_decoded_;
   s.records_accepted = records_accepted_;
   s.records_rejected = records_rejected_;
+  s.records_kept = records_kept_;
+  s.records_sampled_out = records_sampled_out_;
+  s.records_not_counted = records_not_counted_;
+  s.enrich = enrich_;
   s.batches_published = batches_published_;
   s.unknown_exporters_logged = unknown_logged_;
   s.unknown_exporters_suppressed = unknown_suppressed_;

@@ -50,13 +50,28 @@ class RangeTable {
   size_t memory_bytes() const noexcept;
 
  private:
-  // Implementation-defined; see range_table.cpp.
-  std::vector<uint32_t> v4_starts_;
+  // Both families are stored as a partition of their whole space into segments: segment i
+  // covers [starts[i], starts[i + 1]) and has values[i], 0 for gaps. A lookup is then "the last
+  // start <= address", one branchless binary search with no end check. The v4 part covers the
+  // 2^32 IPv4 addresses; the v6 part the 2^128 addresses with the v4-mapped block as a gap.
+  //
+  // Index: `index[k]` is the segment holding the first address whose top `index_bits` bits
+  // are k, so the segment of an address with top bits k lies in [index[k], index[k + 1]].
+  // Only tables with more than kIndexMinSegments segments get one.
+  __extension__ using U128 = unsigned __int128;
+
+  uint32_t find_v4(uint32_t address) const noexcept;
+  uint32_t find_v6(U128 address) const noexcept;
+
+  std::vector<uint32_t> v4_starts_;  ///< segment starts; v4_starts_[0] == 0 when not empty
   std::vector<uint32_t> v4_values_;
-  std::vector<uint32_t> v4_index_;  ///< 65537 entries when not empty
-  std::vector<flow::IpAddress> v6_starts_;
+  std::vector<uint32_t> v4_index_;  ///< (1 << v4_index_bits_) + 1 entries, or empty
+  uint32_t v4_index_bits_ = 0;
+  std::vector<U128> v6_starts_;  ///< segment starts; v6_starts_[0] == 0 when not empty
   std::vector<uint32_t> v6_values_;
-  std::vector<uint32_t> v6_index_;
+  std::vector<uint32_t> v6_index_;  ///< on the top v6_index_bits_ bits, or empty
+  uint32_t v6_index_bits_ = 0;
+  size_t range_count_ = 0;
 };
 
 /// Flattens possibly nested prefixes (CIDR blocks either nest or are disjoint; duplicates are

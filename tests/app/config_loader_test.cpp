@@ -79,6 +79,15 @@ log_format: json
 metrics_listen: "[::1]:9200"
 output:
   flows: /srv/fathom/flows.jsonl
+  estimates: "-"
+estimate:
+  window_seconds: 10
+  allowed_lateness_seconds: 0
+  time_basis: flow_end
+  max_hosts_per_tenant: 100
+  max_ports_per_tenant: 50
+  max_peers_per_tenant: 200
+  top_n: 3
 collect:
   listeners: ["192.0.2.10:9995", "[2001:db8::10]:4739", "0.0.0.0:0"]
   receive_threads: 4
@@ -161,6 +170,14 @@ TEST(ConfigLoader, FullFileSetsEveryField) {
   EXPECT_EQ(c.collect.flush_interval_ms, 50u);
   EXPECT_EQ(c.log_format, LogFormat::kJson);
   EXPECT_EQ(c.output.flows, "/srv/fathom/flows.jsonl");
+  EXPECT_EQ(c.output.estimates, "-");
+  EXPECT_EQ(c.estimate.window.window_ns, 10'000'000'000);
+  EXPECT_EQ(c.estimate.window.allowed_lateness_ns, 0);
+  EXPECT_EQ(c.estimate.window.time_basis, estimate::TimeBasis::kFlowEnd);
+  EXPECT_EQ(c.estimate.window.max_hosts_per_tenant, 100u);
+  EXPECT_EQ(c.estimate.window.max_ports_per_tenant, 50u);
+  EXPECT_EQ(c.estimate.window.max_peers_per_tenant, 200u);
+  EXPECT_EQ(c.estimate.top_n, 3u);
   EXPECT_EQ(c.decode.max_exporters, 100u);
   EXPECT_EQ(c.decode.max_templates_per_exporter, 16u);
   EXPECT_EQ(c.decode.max_pending_bytes_per_exporter, 0u);
@@ -321,7 +338,7 @@ const RejectCase kRejectCases[] = {
      "prefix length (did you mean '10.1.0.0/16'?)"},
     {"UnknownTopLevelKey", "data_dir: /x\ntenant: []\n",
      "fathom.yaml:2:1: tenant: unknown key (known here: data_dir, log_level, log_format, "
-     "metrics_listen, output, "
+     "metrics_listen, output, estimate, "
      "collect, decode, transform, tenants)"},
     {"UnknownNestedKey", "collect:\n  receive_threads: 2\n  listner: [\"0.0.0.0:2055\"]\n",
      "fathom.yaml:3:3: collect.listner: unknown key (known here: listeners, receive_threads, "

@@ -81,6 +81,7 @@ class Loader {
 
   void load_collect(const YAML::Node& node, collect::Config& out);
   void load_decode(const YAML::Node& node, decode::Config& out);
+  void load_estimate(const YAML::Node& node, Config::Estimate& out);
   YAML::Mark load_transform(const YAML::Node& node, transform::Config& out);
   void load_tenant(const YAML::Node& node, const std::string& path, transform::Tenant& out,
                    TenantMarks& marks);
