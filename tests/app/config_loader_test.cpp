@@ -430,8 +430,7 @@ const RejectCase kRejectCases[] = {
      "transform:\n  unknown_exporters: default\n  default_tenant: {id: 5, name: lab}\n"
      "tenants:\n  - {id: 5, name: acme}\n",
      "fathom.yaml:3:19: transform.default_tenant.id: default tenant id 5 is taken by tenants[0]"},
-    {"IntelListWithoutPath",
-     "transform:\n  enrichment:\n    intel_lists:\n      - {name: drop}\n",
+    {"IntelListWithoutPath", "transform:\n  enrichment:\n    intel_lists:\n      - {name: drop}\n",
      "fathom.yaml:4:9: transform.enrichment.intel_lists[0].path: missing (the list's file)"},
     {"IntelListUnknownCategory",
      "transform:\n  enrichment:\n    intel_lists:\n"
