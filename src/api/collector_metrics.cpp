@@ -211,6 +211,9 @@ void append_tenant_metrics(const CollectorSnapshot& s,
       sum.flow_bytes += t.flow_bytes;
       sum.flow_packets += t.flow_packets;
       sum.counter_records += t.counter_records;
+      sum.records_kept += t.records_kept;
+      sum.records_sampled_out += t.records_sampled_out;
+      sum.records_not_counted += t.records_not_counted;
     }
   }
   std::vector<transform::TenantIngest> rows;
@@ -218,7 +221,18 @@ void append_tenant_metrics(const CollectorSnapshot& s,
   std::sort(rows.begin(), rows.end(),
             [](const auto& a, const auto& b) { return a.tenant_id < b.tenant_id; });
   auto& records =
-      out.family("fathom_tenant_records_total", "Flow records accepted for the tenant.", kCounter);
+      out.family("fathom_tenant_records_total",
+                 "Flow records mapped to the tenant (before adaptive sampling).", kCounter);
+  auto& kept = out.family("fathom_tenant_records_kept_total",
+                          "Of those, records the adaptive sampler kept (published).", kCounter);
+  auto& sampled_out =
+      out.family("fathom_tenant_records_sampled_out_total",
+                 "Of those, records the adaptive sampler left out (the kept records' sampling "
+                 "rate accounts for them).",
+                 kCounter);
+  auto& not_counted =
+      out.family("fathom_tenant_records_not_counted_total",
+                 "Records a de-duplication rule excludes from the estimates.", kCounter);
   auto& bytes =
       out.family("fathom_tenant_flow_bytes_total",
                  "Bytes the tenant's flow records report, as exported (sampled).", kCounter);
@@ -234,6 +248,9 @@ void append_tenant_metrics(const CollectorSnapshot& s,
     const std::string id = std::to_string(t.tenant_id);
     const std::initializer_list<Label> labels = {{"tenant", label}, {"tenant_id", id}};
     records.sample(labels, t.records);
+    kept.sample(labels, t.records_kept);
+    sampled_out.sample(labels, t.records_sampled_out);
+    not_counted.sample(labels, t.records_not_counted);
     bytes.sample(labels, t.flow_bytes);
     packets.sample(labels, t.flow_packets);
     counters.sample(labels, t.counter_records);
@@ -242,11 +259,14 @@ void append_tenant_metrics(const CollectorSnapshot& s,
 
 void append_pipeline_metrics(const CollectorSnapshot& s, MetricsText& out) {
   uint64_t datagrams = 0, decoded = 0, accepted = 0, rejected = 0, logged = 0, suppressed = 0;
+  uint64_t kept = 0, sampled_out = 0;
   for (const transform::IngestSnapshot& w : s.workers) {
     datagrams += w.datagrams;
     decoded += w.records_decoded;
     accepted += w.records_accepted;
     rejected += w.records_rejected;
+    kept += w.records_kept;
+    sampled_out += w.records_sampled_out;
     logged += w.unknown_exporters_logged;
     suppressed += w.unknown_exporters_suppressed;
   }
@@ -254,8 +274,14 @@ void append_pipeline_metrics(const CollectorSnapshot& s, MetricsText& out) {
       .sample({}, datagrams);
   out.family("fathom_decode_records_total", "Flow records decoded.", kCounter).sample({}, decoded);
   out.family("fathom_transform_records_accepted_total",
-             "Flow records mapped to a tenant and published.", kCounter)
+             "Flow records mapped to a tenant (kept plus sampled out).", kCounter)
       .sample({}, accepted);
+  out.family("fathom_transform_records_kept_total",
+             "Accepted flow records the adaptive sampler kept: what is published.", kCounter)
+      .sample({}, kept);
+  out.family("fathom_transform_records_sampled_out_total",
+             "Accepted flow records the adaptive sampler left out (not an error).", kCounter)
+      .sample({}, sampled_out);
   out.family("fathom_transform_records_rejected_total",
              "Flow records dropped: no tenant claims their exporter.", kCounter)
       .sample({}, rejected);
@@ -325,6 +351,9 @@ void append_collector_metrics(const CollectorSnapshot& snapshot, MetricsText& ou
   append_socket_metrics(snapshot, out);
   append_exporter_metrics(snapshot, tenant_names, out);
   append_tenant_metrics(snapshot, tenant_names, out);
+  append_sampler_metrics(snapshot, out);
+  append_enrichment_metrics(snapshot, out);
+  append_estimate_metrics(snapshot, out);
 }
 
 }  // namespace fathom::api

@@ -8,7 +8,11 @@
 #include "api/metrics_text.h"
 #include "bus/bus.h"
 #include "collect/udp_listener.h"
+#include "estimate/window_estimator.h"
+#include "estimate/window_result.h"
+#include "transform/enrichment_loader.h"
 #include "transform/ingest.h"
+#include "transform/sampler.h"
 
 namespace fathom::api {
 
@@ -38,6 +42,13 @@ struct CollectorSnapshot {
   std::vector<OutputStats> outputs;
   uint64_t config_reloads = 0;
   uint64_t config_reload_failures = 0;
+  transform::SamplerSnapshot sampler;
+  bool has_enrichment = false;  ///< `enrichment` is filled (the loader runs)
+  transform::LoaderStats enrichment;
+  bool has_estimates = false;  ///< `estimator` and `estimates` are filled (the stage runs)
+  estimate::EstimatorStats estimator;
+  /// The latest closed estimate window of each tenant.
+  std::vector<estimate::TenantWindowSummary> estimates;
   /// Exporters shown with their own label; the rest are summed under exporter="other".
   size_t max_exporter_series = 1000;
 };
@@ -50,5 +61,14 @@ struct CollectorSnapshot {
 /// bounded: at most `max_exporter_series` exporters (the busiest by packets) get their own series,
 /// reason series appear only when non-zero, tenants come from the config.
 void append_collector_metrics(const CollectorSnapshot& snapshot, MetricsText& out);
+
+/// The adaptive sampler's per-tenant figures (probability, rates, totals); part of
+/// `append_collector_metrics`.
+void append_sampler_metrics(const CollectorSnapshot& snapshot, MetricsText& out);
+/// Enrichment: what it did to records, and each source's size, reloads and failures.
+void append_enrichment_metrics(const CollectorSnapshot& snapshot, MetricsText& out);
+/// The estimate stage: records by outcome, and each tenant's latest closed window's estimates
+/// with their 95% interval (`stat` = estimate, ci_low, ci_high).
+void append_estimate_metrics(const CollectorSnapshot& snapshot, MetricsText& out);
 
 }  // namespace fathom::api

@@ -65,6 +65,8 @@ class EstimateStage {
   /// Every tenant's closed windows merged, by tenant id.
   std::vector<TenantRunEstimate> run_totals() const;
   EstimateStageStats stats() const;
+  /// True when closed windows are written somewhere (`Options::output`).
+  bool has_output() const noexcept { return !options_.output.empty(); }
 
  private:
   EstimateStage(Options options, std::FILE* file, std::shared_ptr<bus::Subscription> sub);

@@ -346,6 +346,20 @@ api::CollectorSnapshot Pipeline::snapshot() const {
     const FlowSinkStats f = flow_sink_->stats();
     s.outputs.push_back({"flows_jsonl", f.records, f.write_errors, f.records_lost});
   }
+  s.sampler = sampler_->snapshot();
+  if (enrichment_) {
+    s.has_enrichment = true;
+    s.enrichment = enrichment_->stats();
+  }
+  if (estimates_) {
+    s.has_estimates = true;
+    const EstimateStageStats e = estimates_->stats();
+    s.estimator = e.estimator;
+    s.estimates = estimates_->latest();
+    if (estimates_->has_output()) {
+      s.outputs.push_back({"estimates_jsonl", e.windows_written, e.write_errors, e.write_errors});
+    }
+  }
   s.config_reloads = reloads_.load(std::memory_order_relaxed);
   s.config_reload_failures = reload_failures_.load(std::memory_order_relaxed);
   return s;

@@ -130,6 +130,11 @@ TEST(CollectorMetrics, DocumentationListsExactlyTheExposedFamilies) {
   s.bus.subscribers.push_back({});
   s.sockets.push_back({});
   s.outputs.push_back({"flows_jsonl", 0, 0, 0});
+  s.sampler.tenants.push_back({});
+  s.has_enrichment = true;
+  s.enrichment.sources.push_back({});
+  s.has_estimates = true;
+  s.estimates.push_back({});
   MetricsText text;
   append_collector_metrics(s, text);
   const std::set<std::string> exposed = families_of(text.str());
@@ -143,6 +148,54 @@ TEST(CollectorMetrics, DocumentationListsExactlyTheExposedFamilies) {
     if (std::regex_search(line, m, row)) documented.insert(m[1]);
   }
   EXPECT_EQ(documented, exposed);
+}
+
+}  // namespace
+}  // namespace fathom::api
+
+namespace fathom::api {
+namespace {
+
+TEST(CollectorMetrics, SamplerEnrichmentAndEstimatesCarryTenantLabelsAndIntervals) {
+  CollectorSnapshot s;
+  s.tenants = {{1, "acme"}};
+  s.sampler.tenants.push_back({1, 1000.0, 0.25, 4000.0, 1000.0, 40000, 10000, 2});
+  transform::IngestSnapshot w;
+  w.enrich.records = 7;
+  w.enrich.intel_dst = 3;
+  s.workers.push_back(w);
+  s.has_estimates = true;
+  estimate::TenantWindowSummary e;
+  e.tenant_id = 1;
+  e.start_ns = 60'000'000'000;
+  e.end_ns = 120'000'000'000;
+  e.total.packets.value = 5000;
+  e.total.packets.ci_low = 4000;
+  e.total.packets.ci_high = 6000;
+  e.external_peers.observed = 12;
+  e.external_peers.estimate = 30.5;
+  s.estimates.push_back(e);
+  s.estimator.records_counted = 99;
+  MetricsText text;
+  append_collector_metrics(s, text);
+  const std::string out = text.str();
+  for (const char* line : {
+           "fathom_sampler_keep_probability{tenant=\"acme\",tenant_id=\"1\"} 0.25",
+           "fathom_sampler_arrival_rate{tenant=\"acme\",tenant_id=\"1\"} 4000",
+           "fathom_sampler_surges_total{tenant=\"acme\",tenant_id=\"1\"} 2",
+           "fathom_enrichment_records_total 7",
+           "fathom_enrichment_intel_matches_total{side=\"dst\"} 3",
+           "fathom_estimate_records_total{outcome=\"counted\"} 99",
+           "fathom_estimate_window_seconds{tenant=\"acme\",tenant_id=\"1\"} 60",
+           "fathom_estimate_packets{tenant=\"acme\",tenant_id=\"1\",stat=\"estimate\"} 5000",
+           "fathom_estimate_packets{tenant=\"acme\",tenant_id=\"1\",stat=\"ci_low\"} 4000",
+           "fathom_estimate_packets{tenant=\"acme\",tenant_id=\"1\",stat=\"ci_high\"} 6000",
+           "fathom_estimate_external_peers{tenant=\"acme\",tenant_id=\"1\",stat=\"estimate\"} 30.5",
+       }) {
+    EXPECT_NE(out.find(std::string(line) + "\n"), std::string::npos) << line << "\n" << out;
+  }
+  // No enrichment loader: its source families are left out rather than shown as zeros.
+  EXPECT_EQ(out.find("fathom_enrichment_source_entries"), std::string::npos);
 }
 
 }  // namespace

@@ -1,0 +1,169 @@
+// /metrics families of the stages after decode: the adaptive sampler, enrichment and the
+// estimate stage (docs/metrics.md).
+
+#include <string>
+#include <unordered_map>
+
+#include "api/collector_metrics.h"
+
+namespace fathom::api {
+namespace {
+
+constexpr MetricType kCounter = MetricType::kCounter;
+constexpr MetricType kGauge = MetricType::kGauge;
+
+/// Tenant id → the name metrics show (the configured name, else the id in decimal).
+class TenantLabels {
+ public:
+  explicit TenantLabels(const CollectorSnapshot& s) {
+    for (const TenantName& t : s.tenants) names_[t.id] = t.name;
+  }
+  std::string name(uint32_t id) const {
+    const auto it = names_.find(id);
+    return it != names_.end() ? it->second : std::to_string(id);
+  }
+
+ private:
+  std::unordered_map<uint32_t, std::string> names_;
+};
+
+/// Adds an estimate as three samples: stat="estimate", "ci_low", "ci_high".
+void add_estimate(MetricsText::Family& family, const std::string& tenant, const std::string& id,
+                  const estimate::Estimate& e) {
+  family.sample({{"tenant", tenant}, {"tenant_id", id}, {"stat", "estimate"}}, e.value);
+  family.sample({{"tenant", tenant}, {"tenant_id", id}, {"stat", "ci_low"}}, e.ci_low);
+  family.sample({{"tenant", tenant}, {"tenant_id", id}, {"stat", "ci_high"}}, e.ci_high);
+}
+
+}  // namespace
+
+void append_sampler_metrics(const CollectorSnapshot& s, MetricsText& out) {
+  const TenantLabels labels(s);
+  auto& probability =
+      out.family("fathom_sampler_keep_probability",
+                 "Adaptive sampler: probability a flow of the tenant is kept (1 = all).", kGauge);
+  auto& target = out.family("fathom_sampler_target_rate",
+                            "Adaptive sampler: the tenant's target_ingest_rate, records/s "
+                            "(0 = no limit).",
+                            kGauge);
+  auto& arrival = out.family("fathom_sampler_arrival_rate",
+                             "Adaptive sampler: smoothed arrival rate, records/s.", kGauge);
+  auto& kept_rate =
+      out.family("fathom_sampler_kept_rate",
+                 "Adaptive sampler: records/s kept over the latest interval.", kGauge);
+  auto& surges = out.family("fathom_sampler_surges_total",
+                            "Times a surge lowered the tenant's keep probability early.", kCounter);
+  for (const transform::SamplerTenantStats& t : s.sampler.tenants) {
+    const std::string name = labels.name(t.tenant_id);
+    const std::string id = std::to_string(t.tenant_id);
+    const std::initializer_list<Label> l = {{"tenant", name}, {"tenant_id", id}};
+    probability.sample(l, t.probability);
+    target.sample(l, t.target);
+    arrival.sample(l, t.arrival_rate);
+    kept_rate.sample(l, t.kept_rate);
+    surges.sample(l, t.surges_total);
+  }
+  out.family("fathom_sampler_updates_total", "Adaptive sampler controller runs.", kCounter)
+      .sample({}, s.sampler.updates_total);
+}
+
+void append_enrichment_metrics(const CollectorSnapshot& s, MetricsText& out) {
+  transform::EnrichCounts sum;
+  for (const transform::IngestSnapshot& w : s.workers) sum += w.enrich;
+  out.family("fathom_enrichment_records_total", "Flow records enriched.", kCounter)
+      .sample({}, sum.records);
+  out.family("fathom_enrichment_geo_misses_total",
+             "External addresses (src or dst) no geo database knows.", kCounter)
+      .sample({}, sum.geo_misses);
+  out.family("fathom_enrichment_asn_misses_total",
+             "External addresses (src or dst) no ASN source knows.", kCounter)
+      .sample({}, sum.asn_misses);
+  out.family("fathom_enrichment_intel_matches_total",
+             "Records whose source or destination is on an intel list.", kCounter)
+      .sample({{"side", "src"}}, sum.intel_src)
+      .sample({{"side", "dst"}}, sum.intel_dst);
+  out.family("fathom_enrichment_no_networks_total",
+             "Records of tenants without internal_networks (direction unknown).", kCounter)
+      .sample({}, sum.no_networks);
+  if (!s.has_enrichment) return;
+  const transform::LoaderStats& e = s.enrichment;
+  out.family("fathom_enrichment_reloads_total",
+             "Enrichment snapshots (intel set, geo/ASN table) swapped in after start.", kCounter)
+      .sample({}, e.reloads);
+  out.family("fathom_enrichment_reload_failures_total",
+             "Failed enrichment reloads; the previous data stayed in use.", kCounter)
+      .sample({}, e.failures);
+  out.family("fathom_enrichment_memory_bytes", "Memory held by an enrichment table.", kGauge)
+      .sample({{"table", "intel"}}, e.intel_memory_bytes)
+      .sample({{"table", "geo_asn"}}, e.geo_asn_memory_bytes)
+      .sample({{"table", "tenant_networks"}}, e.tenant_networks_memory_bytes);
+  out.family("fathom_enrichment_intel_prefixes", "Blocks on all intel lists together.", kGauge)
+      .sample({}, e.intel_prefixes);
+  auto& entries = out.family("fathom_enrichment_source_entries",
+                             "Entries of a source in use (intel blocks, geo/ASN ranges).", kGauge);
+  auto& bad = out.family("fathom_enrichment_source_bad_lines",
+                         "Lines skipped in the version of a source in use.", kGauge);
+  auto& loaded = out.family("fathom_enrichment_source_loaded_time_seconds",
+                            "Unix time the version of a source in use was read.", kGauge);
+  auto& failures = out.family("fathom_enrichment_source_failures_total",
+                              "Failed loads of a source (the previous version stayed).", kCounter);
+  for (const transform::LoaderSourceStats& src : e.sources) {
+    const std::initializer_list<Label> l = {{"source", src.name}, {"kind", src.kind}};
+    entries.sample(l, src.entries);
+    bad.sample(l, src.bad_lines);
+    loaded.sample(l, static_cast<double>(src.loaded_at_ns) / 1e9);
+    failures.sample(l, src.failures);
+  }
+}
+
+void append_estimate_metrics(const CollectorSnapshot& s, MetricsText& out) {
+  if (!s.has_estimates) return;
+  const estimate::EstimatorStats& st = s.estimator;
+  out.family("fathom_estimate_records_total", "Records offered to the estimate stage, by outcome.",
+             kCounter)
+      .sample({{"outcome", "counted"}}, st.records_counted)
+      .sample({{"outcome", "not_counted"}}, st.records_not_counted)
+      .sample({{"outcome", "late"}}, st.records_late)
+      .sample({{"outcome", "no_tenant"}}, st.records_no_tenant)
+      .sample({{"outcome", "bad_rate"}}, st.records_bad_rate)
+      .sample({{"outcome", "tenant_overflow"}}, st.records_tenant_overflow);
+  out.family("fathom_estimate_windows_closed_total", "Tenant estimate windows closed.", kCounter)
+      .sample({}, st.windows_closed);
+  const TenantLabels labels(s);
+  auto& end = out.family("fathom_estimate_window_end_time_seconds",
+                         "End (Unix time) of the tenant's latest closed estimate window.", kGauge);
+  auto& length = out.family("fathom_estimate_window_seconds",
+                            "Length of the tenant's latest closed estimate window.", kGauge);
+  auto& packets = out.family("fathom_estimate_packets",
+                             "Estimated packets in the tenant's latest closed window, with its "
+                             "95% interval (stat).",
+                             kGauge);
+  auto& bytes = out.family("fathom_estimate_bytes",
+                           "Estimated bytes in the tenant's latest closed window, with its 95% "
+                           "interval (stat).",
+                           kGauge);
+  auto& flows = out.family("fathom_estimate_tcp_flows",
+                           "Estimated TCP connections opened (SYN-flagged records) in the "
+                           "tenant's latest closed window, with its 95% interval (stat).",
+                           kGauge);
+  auto& peers = out.family("fathom_estimate_external_peers",
+                           "Distinct external peers in the tenant's latest closed window: "
+                           "observed (a lower bound) and the model-based estimate (stat).",
+                           kGauge);
+  for (const estimate::TenantWindowSummary& w : s.estimates) {
+    const std::string name = labels.name(w.tenant_id);
+    const std::string id = std::to_string(w.tenant_id);
+    const std::initializer_list<Label> l = {{"tenant", name}, {"tenant_id", id}};
+    end.sample(l, static_cast<double>(w.end_ns) / 1e9);
+    length.sample(l, static_cast<double>(w.end_ns - w.start_ns) / 1e9);
+    add_estimate(packets, name, id, w.total.packets);
+    add_estimate(bytes, name, id, w.total.bytes);
+    add_estimate(flows, name, id, w.total.tcp_flows);
+    peers.sample({{"tenant", name}, {"tenant_id", id}, {"stat", "observed"}},
+                 w.external_peers.observed);
+    peers.sample({{"tenant", name}, {"tenant_id", id}, {"stat", "estimate"}},
+                 w.external_peers.estimate);
+  }
+}
+
+}  // namespace fathom::api
