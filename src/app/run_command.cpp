@@ -35,10 +35,10 @@ std::string rate(uint64_t count, int64_t elapsed_ns) {
   return buf;
 }
 
-/// "1.23e+06 [1.2e+06, 1.26e+06]": an estimate and its 95% interval, 3 significant digits.
+/// "1.23457e+06 [1.2e+06, 1.26e+06]": an estimate and its 95% interval, 6 significant digits.
 std::string with_interval(const estimate::Estimate& e) {
   char buf[96];
-  std::snprintf(buf, sizeof(buf), "%.3g [%.3g, %.3g]", e.value, e.ci_low, e.ci_high);
+  std::snprintf(buf, sizeof(buf), "%.6g [%.6g, %.6g]", e.value, e.ci_low, e.ci_high);
   return buf;
 }
 
