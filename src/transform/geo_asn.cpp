@@ -154,7 +154,7 @@ bool read_source(const std::string& path, bool geo, GeoAsnSource& source, Source
 
 }  // namespace
 
-GeoAsnTable::GeoAsnTable() : infos_(1) {}
+GeoAsnTable::GeoAsnTable() : infos_(1), countries_(1) {}
 
 std::shared_ptr<const GeoAsnTable> GeoAsnTable::load(const Enrichment& config, std::string& error) {
   std::shared_ptr<GeoAsnTable> table(new GeoAsnTable());
@@ -178,8 +178,26 @@ std::shared_ptr<const GeoAsnTable> GeoAsnTable::load(const Enrichment& config, s
   }
   asns = overlay(std::move(asns), std::move(geo_asns));
 
-  // Cut the two layers into pieces with one (country, ASN) each; pieces index the distinct
-  // pairs (value 0 stays "unknown").
+  // Packed values when they fit (they do for real data: about 250 countries, public AS
+  // numbers below 2^24): country index << 24 | ASN, so a lookup needs no second table read.
+  std::vector<uint8_t> country_index(65536, 0);
+  uint32_t max_asn = 0;
+  for (const SourceRange& r : countries) {
+    if (country_index[r.country] == 0 && table->countries_.size() <= 255) {
+      country_index[r.country] = static_cast<uint8_t>(table->countries_.size());
+      table->countries_.push_back(
+          {static_cast<char>(r.country & 0xff), static_cast<char>(r.country >> 8)});
+    }
+    if (country_index[r.country] == 0) break;  // more than 255 countries: not packed
+  }
+  for (const SourceRange& r : asns) max_asn = std::max(max_asn, r.asn);
+  table->packed_ = max_asn < (uint32_t{1} << 24) &&
+                   std::all_of(countries.begin(), countries.end(),
+                               [&](const SourceRange& r) { return country_index[r.country] != 0; });
+  if (!table->packed_) table->countries_.resize(1);
+
+  // Cut the two layers into pieces with one (country, ASN) each; pieces get the packed pair or
+  // index the distinct pairs (value 0 stays "unknown").
   std::unordered_map<uint64_t, uint32_t> pair_index;
   std::vector<AddressRange> ranges;
   ranges.reserve(countries.size() + asns.size());
@@ -187,7 +205,9 @@ std::shared_ptr<const GeoAsnTable> GeoAsnTable::load(const Enrichment& config, s
   uint32_t last_value = 0;
   auto emit = [&](U128 first, U128 last, uint32_t country, uint32_t asn) {
     const uint64_t key = (uint64_t{country} << 32) | asn;
-    if (key != last_key) {  // neighbours often share a pair: skip the hash lookup
+    if (table->packed_) {
+      last_value = (uint32_t{country_index[country]} << 24) | asn;
+    } else if (key != last_key) {  // neighbours often share a pair: skip the hash lookup
       auto [it, inserted] =
           pair_index.try_emplace(key, static_cast<uint32_t>(table->infos_.size()));
       if (inserted) {
@@ -254,7 +274,8 @@ std::shared_ptr<const GeoAsnTable> GeoAsnTable::load(const Enrichment& config, s
 }
 
 size_t GeoAsnTable::memory_bytes() const noexcept {
-  return table_.memory_bytes() + infos_.capacity() * sizeof(GeoAsnInfo);
+  return table_.memory_bytes() + infos_.capacity() * sizeof(GeoAsnInfo) +
+         countries_.capacity() * sizeof(countries_[0]);
 }
 
 }  // namespace fathom::transform

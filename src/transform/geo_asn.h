@@ -32,10 +32,16 @@ struct GeoAsnSource {
 };
 
 /// Country and ASN of every address, from the geo and ASN sources of the configuration,
-/// overlaid into one immutable RangeTable whose value indexes a table of the distinct
-/// (country, ASN) pairs. A lookup is one RangeTable::find and one array read: no allocation,
-/// lock or virtual call, safe from any number of threads. Built once per (re)load and shared
-/// as `shared_ptr<const GeoAsnTable>`.
+/// overlaid into one immutable RangeTable whose value is the (country, ASN) pair, packed or as
+/// an index into the distinct pairs. MaxMind DBs are walked whole at load (never queried per
+/// record). A lookup is one RangeTable::find: no allocation, lock or virtual call, safe from
+/// any number of threads. Built once per (re)load and shared as
+/// `shared_ptr<const GeoAsnTable>`.
+///
+/// Address space: IPv4 is the v4-mapped block. In an IPv6 MaxMind DB, IPv4 is read from
+/// ::/96 (where libmaxminddb looks IPv4 up); the file's ::ffff:0:0/96 block and its aliases of
+/// the IPv4 tree (6to4 2002::/16, Teredo 2001::/32) are not read: a 6to4 or Teredo address is
+/// unknown here, not the location of the IPv4 address inside it.
 ///
 /// Precedence, where sources overlap:
 /// - country: the first geo source (in `geo_databases` order) that has one for the address;
@@ -55,7 +61,11 @@ class GeoAsnTable {
   static std::shared_ptr<const GeoAsnTable> load(const Enrichment& config, std::string& error);
 
   /// The address's country and AS number; zeros when unknown.
-  GeoAsnInfo find(const flow::IpAddress& a) const noexcept { return infos_[table_.find(a)]; }
+  GeoAsnInfo find(const flow::IpAddress& a) const noexcept {
+    const uint32_t v = table_.find(a);
+    if (packed_) return GeoAsnInfo{countries_[v >> 24], v & 0xffffffu};
+    return infos_[v];
+  }
 
   /// The files loaded, geo sources first, each in configuration order.
   const std::vector<GeoAsnSource>& sources() const noexcept { return sources_; }
@@ -68,7 +78,13 @@ class GeoAsnTable {
   GeoAsnTable();
 
   RangeTable table_;
-  std::vector<GeoAsnInfo> infos_;  ///< indexed by RangeTable value; [0] is "unknown"
+  /// How RangeTable values read. Packed (when there are at most 255 countries and every AS
+  /// number is below 2^24, as in real data): country index << 24 | ASN, so a lookup reads no
+  /// second table (`countries_` is 256 entries at most, always in cache). Otherwise an index
+  /// into `infos_`, the distinct (country, ASN) pairs.
+  bool packed_ = false;
+  std::vector<GeoAsnInfo> infos_;               ///< [0] is "unknown"; unused when packed
+  std::vector<std::array<char, 2>> countries_;  ///< [0] is "unknown"
   std::vector<GeoAsnSource> sources_;
 };
 

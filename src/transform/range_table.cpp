@@ -82,6 +82,57 @@ std::vector<uint32_t> build_index(const std::vector<Start>& starts, uint32_t bit
   return index;
 }
 
+/// The IPv6 index: 2^bits buckets over [starts[1], starts.back()] (where the boundaries are:
+/// IPv6 data sits in a small corner of the space, 2000::/3, which an index on the top bits
+/// would leave in a few buckets). Bucket k >= 1 begins at base + (k << shift); bucket 0 also
+/// holds every address below base, the last bucket every address above its range.
+void build_v6_index(const std::vector<U128>& starts, std::vector<uint32_t>& index, U128& base,
+                    uint32_t& shift) {
+  const uint32_t bits = index_bits_for(starts.size());
+  if (bits == 0) return;
+  base = starts[1];  // starts[0] == 0; more than kIndexMinSegments starts
+  const U128 span = starts.back() - base;
+  const auto span_hi = static_cast<uint64_t>(span >> 64);
+  const auto span_bits = static_cast<uint32_t>(
+      span_hi != 0 ? 64 + std::bit_width(span_hi) : std::bit_width(static_cast<uint64_t>(span)));
+  shift = span_bits > bits ? span_bits - bits : 0;
+  const size_t buckets = size_t{1} << bits;
+  index.assign(buckets + 1, 0);
+  size_t seg = 0;
+  for (size_t k = 1; k < buckets; ++k) {
+    const U128 bucket_first = base + (U128{k} << shift);
+    while (seg + 1 < starts.size() && starts[seg + 1] <= bucket_first) ++seg;
+    index[k] = static_cast<uint32_t>(seg);
+  }
+  index[buckets] = static_cast<uint32_t>(starts.size() - 1);
+}
+
+/// The per-/16 layout of large IPv4 tables (see range_table.h): for each /16, an entry with
+/// low half 0 for the segment holding its first address, then the segments starting inside it.
+void split_by_16(const std::vector<uint32_t>& starts, const std::vector<uint32_t>& values,
+                 std::vector<uint32_t>& index, std::vector<uint16_t>& lows,
+                 std::vector<uint32_t>& out_values) {
+  constexpr size_t kBuckets = size_t{1} << 16;
+  index.assign(kBuckets + 1, 0);
+  lows.reserve(starts.size() + kBuckets);
+  out_values.reserve(starts.size() + kBuckets);
+  size_t seg = 0;  // the segment holding the current bucket's first address
+  for (size_t bucket = 0; bucket < kBuckets; ++bucket) {
+    const auto bucket_first = static_cast<uint32_t>(bucket << 16);
+    while (seg + 1 < starts.size() && starts[seg + 1] <= bucket_first) ++seg;
+    index[bucket] = static_cast<uint32_t>(lows.size());
+    lows.push_back(0);
+    out_values.push_back(values[seg]);
+    for (size_t next = seg + 1; next < starts.size() && (starts[next] >> 16) == bucket; ++next) {
+      lows.push_back(static_cast<uint16_t>(starts[next]));
+      out_values.push_back(values[next]);
+    }
+  }
+  index[kBuckets] = static_cast<uint32_t>(lows.size());
+  lows.shrink_to_fit();
+  out_values.shrink_to_fit();
+}
+
 /// The last i in [lo, hi] with starts[i] <= key, given starts[lo] <= key. Branchless: the
 /// compiler turns the conditional into a cmov, so a lookup costs no mispredictions.
 template <class Start>
@@ -167,45 +218,37 @@ bool RangeTable::from_sorted(std::span<const AddressRange> ranges, RangeTable& o
   v4.finish();
   v6.finish();
 
-  out.v4_starts_ = std::move(v4.starts);
-  out.v4_values_ = std::move(v4.values);
-  out.v4_index_bits_ = index_bits_for(out.v4_starts_.size());
-  out.v4_index_ = build_index(out.v4_starts_, out.v4_index_bits_);
+  out.v4_index_bits_ = index_bits_for(v4.starts.size());
+  if (out.v4_index_bits_ == 16) {
+    split_by_16(v4.starts, v4.values, out.v4_index_, out.v4_lows_, out.v4_values_);
+  } else {
+    out.v4_starts_ = std::move(v4.starts);
+    out.v4_values_ = std::move(v4.values);
+    out.v4_index_ = build_index(out.v4_starts_, out.v4_index_bits_);
+  }
   out.v6_starts_ = std::move(v6.starts);
   out.v6_values_ = std::move(v6.values);
-  out.v6_index_bits_ = index_bits_for(out.v6_starts_.size());
-  out.v6_index_ = build_index(out.v6_starts_, out.v6_index_bits_);
+  build_v6_index(out.v6_starts_, out.v6_index_, out.v6_index_base_, out.v6_index_shift_);
   out.range_count_ = count;
   return true;
 }
 
-uint32_t RangeTable::find_v4(uint32_t address) const noexcept {
-  if (v4_starts_.empty()) return 0;
-  size_t lo = 0;
-  size_t hi = v4_starts_.size() - 1;
-  if (!v4_index_.empty()) {
-    const uint32_t bucket = address >> (32 - v4_index_bits_);
-    lo = v4_index_[bucket];
-    hi = v4_index_[bucket + 1];
-  }
-  return v4_values_[last_not_above(v4_starts_.data(), lo, hi, address)];
-}
-
-uint32_t RangeTable::find_v6(U128 address) const noexcept {
+uint32_t RangeTable::find_v6(const flow::IpAddress& address) const noexcept {
   if (v6_starts_.empty()) return 0;
+  const U128 key = detail::to_u128(address);
   size_t lo = 0;
   size_t hi = v6_starts_.size() - 1;
   if (!v6_index_.empty()) {
-    const auto bucket = static_cast<size_t>(address >> (128 - v6_index_bits_));
+    const U128 offset = key < v6_index_base_ ? 0 : (key - v6_index_base_) >> v6_index_shift_;
+    const size_t bucket =
+        offset < v6_index_.size() - 2 ? static_cast<size_t>(offset) : v6_index_.size() - 2;
     lo = v6_index_[bucket];
     hi = v6_index_[bucket + 1];
+    // As for IPv4 (range_table.h): the value lines load during the search, not after it.
+    __builtin_prefetch(v6_values_.data() + lo);
+    __builtin_prefetch(v6_values_.data() + hi);
   }
-  return v6_values_[last_not_above(v6_starts_.data(), lo, hi, address)];
-}
-
-uint32_t RangeTable::find(const flow::IpAddress& address) const noexcept {
-  if (address.is_v4()) return find_v4(address.v4());
-  return find_v6(detail::to_u128(address));
+  return v6_values_[last_not_above(v6_starts_.data(), lo, hi, key)];
 }
 
 size_t RangeTable::range_count() const noexcept {
@@ -213,9 +256,10 @@ size_t RangeTable::range_count() const noexcept {
 }
 
 size_t RangeTable::memory_bytes() const noexcept {
-  return v4_starts_.capacity() * sizeof(uint32_t) + v4_values_.capacity() * sizeof(uint32_t) +
-         v4_index_.capacity() * sizeof(uint32_t) + v6_starts_.capacity() * sizeof(U128) +
-         v6_values_.capacity() * sizeof(uint32_t) + v6_index_.capacity() * sizeof(uint32_t);
+  return v4_starts_.capacity() * sizeof(uint32_t) + v4_lows_.capacity() * sizeof(uint16_t) +
+         v4_values_.capacity() * sizeof(uint32_t) + v4_index_.capacity() * sizeof(uint32_t) +
+         v6_starts_.capacity() * sizeof(U128) + v6_values_.capacity() * sizeof(uint32_t) +
+         v6_index_.capacity() * sizeof(uint32_t);
 }
 
 }  // namespace fathom::transform

@@ -328,15 +328,18 @@ TEST(RangeTable, AdjacentEqualValuesMerge) {
 }
 
 TEST(RangeTable, RandomDisjointRangesMatchLinearScan) {
-  // from_sorted on its own, with ranges that are not prefixes, for tables below and above the
-  // index threshold.
-  for (size_t count : {3u, 40u, 5000u}) {
+  // from_sorted on its own, with ranges that are not prefixes, for tables without an index,
+  // with a partial one, and (60000: over 65536 IPv4 segments) with the per-/16 layout.
+  for (size_t count : {3u, 40u, 5000u, 60000u}) {
     SCOPED_TRACE("count " + std::to_string(count));
     std::mt19937_64 rng(count);
     std::vector<U128> points;
     for (size_t idx = 0; idx < count * 2; ++idx) {
       const bool v4 = idx % 3 != 0;
-      points.push_back(v4 ? detail::kV4First | static_cast<uint32_t>(rng())
+      auto v4_point = static_cast<uint32_t>(rng());
+      // Some on /16 edges, where the per-/16 layout splits.
+      if (rng() % 8 == 0) v4_point = rng() % 2 == 0 ? v4_point & 0xffff0000u : v4_point | 0xffffu;
+      points.push_back(v4 ? detail::kV4First | v4_point
                           : (U128{rng() >> (idx % 2 ? 0 : 60)} << 64) | rng());
     }
     std::sort(points.begin(), points.end());

@@ -2,15 +2,16 @@
 // Format: https://maxmind.github.io/MaxMind-DB/ ("Search Tree Section", "IPv4 addresses in an
 // IPv6 tree").
 
-#include <maxminddb.h>
+#include "transform/detail/geo_asn_sources.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cstring>
 #include <string_view>
 #include <unordered_map>
 
-#include "transform/detail/geo_asn_sources.h"
+#include <maxminddb.h>
 
 namespace fathom::transform::detail {
 namespace {

@@ -1,5 +1,7 @@
 // detail::read_range_csv: ip-location-db range CSVs ("first,last,value[,...]").
 
+#include "transform/detail/geo_asn_sources.h"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -9,8 +11,6 @@
 #include <cerrno>
 #include <cstring>
 #include <string_view>
-
-#include "transform/detail/geo_asn_sources.h"
 
 namespace fathom::transform::detail {
 namespace {

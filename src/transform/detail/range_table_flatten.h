@@ -11,12 +11,9 @@
 #include <vector>
 
 #include "flow/ip_address.h"
+#include "transform/range_table.h"  // included from its end; this makes either order work
 
 namespace fathom::transform {
-
-struct AddressRange;
-struct PrefixValue;
-
 namespace detail {
 
 /// An address as one unsigned 128-bit integer (GCC/Clang extension; `__extension__` keeps
