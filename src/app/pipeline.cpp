@@ -166,9 +166,21 @@ void Pipeline::receive_loop(size_t idx) {
   worker.flush(wall_clock_ns());
 }
 
+void Pipeline::wait_for_consumers(const transform::IngestWorker& worker, uint64_t& published) {
+  if (worker.batches_published() == published) return;
+  published = worker.batches_published();
+  // A file has no sender to keep up with: wait for slow consumers instead of dropping their
+  // batches (the estimates of a replay would come out low). Give up after a minute of no
+  // progress (a wedged consumer), and let the bus count the drops from then on.
+  if (!bus_.wait_for_room(std::chrono::seconds(60))) {
+    logger("app")->warn("replay: a consumer made no progress for 60 s; its batches are dropped");
+  }
+}
+
 bool Pipeline::replay(const ReplayOptions& options, const std::atomic<bool>& stop,
                       ReplayStats& stats, std::string& error) {
   transform::IngestWorker& worker = *workers_.front();
+  uint64_t published = worker.batches_published();
   auto in = collect::InputStream::open(options.path, error);
   if (!in) return false;
   const std::span<const std::byte> head = in->peek(512);
@@ -214,6 +226,7 @@ bool Pipeline::replay(const ReplayOptions& options, const std::atomic<bool>& sto
       ++stats.datagrams;
       worker.handle(d.payload, {d.src, d.src_port, d.timestamp_ns});
       worker.tick(d.timestamp_ns);
+      wait_for_consumers(worker, published);
     }
     if (!reader->error().empty()) {
       error = name + ": " + reader->error();
@@ -248,6 +261,7 @@ bool Pipeline::replay(const ReplayOptions& options, const std::atomic<bool>& sto
     stats.vpc_records += parsed.size();
     worker.handle_parsed(parsed.records(), {options.vpc_exporter, 0, now});
     worker.tick(now);
+    wait_for_consumers(worker, published);
   }
   stats.vpc_lines = parser.counts().lines;
   stats.vpc_bad_lines = parser.counts().bad_lines;

@@ -100,6 +100,9 @@ class Pipeline {
 
  private:
   void receive_loop(size_t idx);
+  /// Replay only: once `worker` has published since `published`, waits until every bus
+  /// consumer has room again, so a file replay loses nothing to a slow consumer.
+  void wait_for_consumers(const transform::IngestWorker& worker, uint64_t& published);
   static std::vector<api::TenantName> tenant_names(const Config& config);
   transform::IngestWorker::Options worker_options() const;
 

@@ -1,6 +1,8 @@
 #include "bus/bus.h"
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <utility>
 
 namespace fathom::bus {
@@ -149,6 +151,25 @@ void Bus::close() {
     }
   }
   for (const std::shared_ptr<Subscription>& sub : targets) sub->close();
+}
+
+bool Bus::wait_for_room(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    bool room = true;
+    {
+      std::lock_guard lock(mutex_);
+      for (const std::weak_ptr<Subscription>& weak : subscribers_) {
+        const std::shared_ptr<Subscription> sub = weak.lock();
+        if (!sub) continue;
+        std::lock_guard sub_lock(sub->mutex_);
+        if (!sub->closed_ && sub->size_ >= sub->capacity_) room = false;
+      }
+    }
+    if (room) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 BusStats Bus::stats() const {

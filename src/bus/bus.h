@@ -102,6 +102,10 @@ class Bus {
   std::shared_ptr<Subscription> subscribe(std::string name, size_t capacity_batches);
   /// No more batches: each subscriber drains what it holds, then `pop` reports finished.
   void close();
+  /// Waits until every open subscriber's queue has room for a batch, or `timeout` passes
+  /// (false). For producers that may wait, such as a file replay, which should lose nothing
+  /// to a slow consumer; live receive threads never call it. Polls every millisecond.
+  bool wait_for_room(std::chrono::milliseconds timeout);
   BusStats stats() const;
   /// Batches published after `close` (recycled unseen).
   uint64_t dropped_after_close() const noexcept {

@@ -151,6 +151,8 @@ class IngestWorker {
   /// IngestTables overload, which carries the de-dup rules along.
   void set_tenants(std::shared_ptr<const TenantMap> tenants);
 
+  /// Batches published so far (owner thread): a replay compares it to wait for consumers.
+  uint64_t batches_published() const noexcept { return batches_published_; }
   decode::Decoder& decoder() noexcept { return decoder_; }
   const decode::Decoder& decoder() const noexcept { return decoder_; }
   /// The counters as of the latest tick (any thread).

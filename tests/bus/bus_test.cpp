@@ -54,6 +54,23 @@ TEST(Bus, FullQueueDropsWholeBatchesAndCountsThem) {
   EXPECT_EQ(s.subscribers[1].enqueued_records, 50u);
 }
 
+TEST(Bus, WaitForRoomWaitsForTheSlowestConsumer) {
+  Bus bus;
+  auto slow = bus.subscribe("slow", 2);
+  auto fast = bus.subscribe("fast", 16);
+  EXPECT_TRUE(bus.wait_for_room(milliseconds(0)));  // empty queues
+  bus.publish(batch_of(bus, 1));
+  bus.publish(batch_of(bus, 1));
+  EXPECT_FALSE(bus.wait_for_room(milliseconds(5)));  // "slow" is full: times out
+  std::thread consumer([&] { ASSERT_NE(slow->pop(milliseconds(1000)), nullptr); });
+  EXPECT_TRUE(bus.wait_for_room(milliseconds(10'000)));  // room once it took one
+  consumer.join();
+  bus.publish(batch_of(bus, 1));
+  EXPECT_EQ(bus.stats().subscribers[0].dropped_batches, 0u);
+  bus.close();  // closed queues never block a producer
+  EXPECT_TRUE(bus.wait_for_room(milliseconds(0)));
+}
+
 TEST(Bus, EmptyBatchesAreNotPublished) {
   Bus bus;
   auto sub = bus.subscribe("s", 4);

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include <array>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -20,24 +20,24 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <vector>
+
+#include "e2e/child_process.h"
 
 namespace {
 
 const std::string kBinaryDir = FATHOM_BINARY_DIR;
 
 struct Result {
-  int status = 0;
-  std::string output;  // stdout + stderr
+  int status = -1;     ///< exit code; -1 when it could not start or timed out
+  std::string output;  ///< stderr (where both programs report)
 };
 
-Result run(const std::string& command) {
+Result run(const std::vector<std::string>& argv, const std::filesystem::path& stdout_path) {
   Result r;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return {-1, "popen failed"};
-  std::array<char, 4096> buf{};
-  size_t n = 0;
-  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) r.output.append(buf.data(), n);
-  r.status = ::pclose(pipe);
+  const std::optional<int> code = fathom::e2e::run_to_completion(
+      argv, stdout_path.string(), std::chrono::milliseconds(120'000), r.output);
+  r.status = code.value_or(-1);
   return r;
 }
 
@@ -130,13 +130,15 @@ TEST(EstimateAccuracy, RunTotalsCoverFathomGenTruthAcrossSeeds) {
   for (int seed = 1; seed <= kSeeds; ++seed) {
     const std::string pcap = (dir.path / "gen.pcap").string();
     const std::string truth = (dir.path / "truth.csv").string();
-    const Result gen = run(kBinaryDir + "/tools/gen/fathom-gen --quiet --config " +
-                           (dir.path / "scenario.yaml").string() + " --seed " +
-                           std::to_string(seed) + " --pcap " + pcap + " --truth " + truth);
+    const Result gen = run({kBinaryDir + "/tools/gen/fathom-gen", "--quiet", "--config",
+                            (dir.path / "scenario.yaml").string(), "--seed", std::to_string(seed),
+                            "--pcap", pcap, "--truth", truth},
+                           dir.path / "gen.out");
     ASSERT_EQ(gen.status, 0) << gen.output;
     const Result fathom =
-        run(kBinaryDir + "/src/fathom run --config " + (dir.path / "fathom.yaml").string() +
-            " --replay " + pcap + " --metrics-listen off");
+        run({kBinaryDir + "/src/fathom", "run", "--config", (dir.path / "fathom.yaml").string(),
+             "--replay", pcap, "--metrics-listen", "off"},
+            dir.path / "fathom.out");
     ASSERT_EQ(fathom.status, 0) << fathom.output;
 
     const std::map<uint32_t, Totals> truth_totals = read_truth(truth);

@@ -4,16 +4,14 @@
 
 #include <vector>
 
+#include "testing/addresses.h"
+
 namespace fathom::transform {
 namespace {
 
 using Count = DedupRule::Count;
 
-IpPrefix prefix(const char* text) {
-  IpPrefix p;
-  EXPECT_EQ(parse_ip_prefix(text, p), PrefixParse::kOk) << text;
-  return p;
-}
+using test_support::prefix;
 
 flow::IpAddress addr(const char* text) {
   return *flow::IpAddress::parse(text);

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "testing/addresses.h"
 #include "transform/geo_asn.h"
 #include "transform/intel.h"
 #include "transform/tenant_networks.h"
@@ -21,15 +22,8 @@ namespace fs = std::filesystem;
 using flow::Direction;
 namespace flags = flow::intel_flags;
 
-flow::IpAddress ip(const char* text) {
-  return *flow::IpAddress::parse(text);
-}
-
-IpPrefix prefix(const char* text) {
-  IpPrefix out;
-  EXPECT_EQ(parse_ip_prefix(text, out), PrefixParse::kOk) << text;
-  return out;
-}
+using test_support::ip;
+using test_support::prefix;
 
 uint16_t bit(IntelCategory category) {
   return static_cast<uint16_t>(1u << static_cast<unsigned>(category));

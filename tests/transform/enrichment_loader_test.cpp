@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include "testing/addresses.h"
 #include "transform/geo_asn.h"
 #include "transform/intel.h"
 
@@ -19,15 +20,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-flow::IpAddress ip(const char* text) {
-  return *flow::IpAddress::parse(text);
-}
-
-IpPrefix prefix(const char* text) {
-  IpPrefix out;
-  EXPECT_EQ(parse_ip_prefix(text, out), PrefixParse::kOk) << text;
-  return out;
-}
+using test_support::ip;
+using test_support::prefix;
 
 class TempDir {
  public:

@@ -20,6 +20,8 @@
 
 #include <gtest/gtest.h>
 
+#include "testing/addresses.h"
+
 // GeoAsnTable against MaxMind's own readers: libmaxminddb's per-address lookup
 // (MMDB_lookup_string, in process, for every sampled address) and the mmdblookup tool (for a
 // subset: each call is a process, ~5 ms). Test databases are written at test time by
@@ -37,11 +39,7 @@ constexpr uint64_t kSeed = 42;
 /// mmdblookup calls per synthetic database (the rest is checked in process).
 constexpr size_t kToolSamples = 20;
 
-flow::IpAddress ip(const char* text) {
-  const auto a = flow::IpAddress::parse(text);
-  EXPECT_TRUE(a.has_value()) << text;
-  return a.value_or(flow::IpAddress{});
-}
+using test_support::ip;
 
 std::string show(const GeoAsnInfo& g) {
   std::string c = g.country[0] == 0 ? "--" : std::string(g.country.data(), 2);

@@ -12,20 +12,15 @@
 
 #include <gtest/gtest.h>
 
+#include "testing/addresses.h"
+
 namespace fathom::transform {
 namespace {
 
 namespace fs = std::filesystem;
 
-flow::IpAddress ip(const char* text) {
-  return *flow::IpAddress::parse(text);
-}
-
-IpPrefix prefix(const char* text) {
-  IpPrefix out;
-  EXPECT_EQ(parse_ip_prefix(text, out), PrefixParse::kOk) << text;
-  return out;
-}
+using test_support::ip;
+using test_support::prefix;
 
 uint16_t bit(IntelCategory category) {
   return static_cast<uint16_t>(1u << static_cast<unsigned>(category));

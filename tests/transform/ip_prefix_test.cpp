@@ -2,12 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include "testing/addresses.h"
+
 namespace fathom::transform {
 namespace {
 
-flow::IpAddress ip(const char* text) {
-  return *flow::IpAddress::parse(text);
-}
+using test_support::ip;
 
 TEST(IpPrefix, ParsesIpv4AndIpv6BlocksAndSingleAddresses) {
   IpPrefix p;

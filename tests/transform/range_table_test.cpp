@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include "testing/addresses.h"
+
 namespace fathom::transform {
 namespace {
 
@@ -16,17 +18,8 @@ using detail::from_u128;
 using detail::to_u128;
 using detail::U128;
 
-flow::IpAddress ip(const char* text) {
-  const auto a = flow::IpAddress::parse(text);
-  EXPECT_TRUE(a.has_value()) << text;
-  return a.value_or(flow::IpAddress{});
-}
-
-IpPrefix prefix(const char* text) {
-  IpPrefix p;
-  EXPECT_EQ(parse_ip_prefix(text, p), PrefixParse::kOk) << text;
-  return p;
-}
+using test_support::ip;
+using test_support::prefix;
 
 /// An order-sensitive combination, so a wrong covering order shows; about one in eight
 /// results is 0 (dropped), so gaps inside covered space are exercised too.

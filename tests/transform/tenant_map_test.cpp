@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include "testing/addresses.h"
+
 // Counts every heap allocation in this test binary, so a test can prove a call makes none.
 namespace {
 std::atomic<uint64_t> g_allocations{0};
@@ -55,15 +57,8 @@ void operator delete(void* p, size_t) noexcept {
 namespace fathom::transform {
 namespace {
 
-flow::IpAddress ip(const char* text) {
-  return *flow::IpAddress::parse(text);
-}
-
-IpPrefix prefix(const char* text) {
-  IpPrefix p;
-  EXPECT_EQ(parse_ip_prefix(text, p), PrefixParse::kOk) << text;
-  return p;
-}
+using test_support::ip;
+using test_support::prefix;
 
 /// The definition TenantMap implements: among the rules whose block holds the address and
 /// whose domain list is empty or holds the domain, the longest prefix wins (the first listed

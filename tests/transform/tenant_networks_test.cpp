@@ -2,18 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include "testing/addresses.h"
+
 namespace fathom::transform {
 namespace {
 
-flow::IpAddress ip(const char* text) {
-  return *flow::IpAddress::parse(text);
-}
-
-IpPrefix prefix(const char* text) {
-  IpPrefix out;
-  EXPECT_EQ(parse_ip_prefix(text, out), PrefixParse::kOk) << text;
-  return out;
-}
+using test_support::ip;
+using test_support::prefix;
 
 Tenant tenant(uint32_t id, std::vector<IpPrefix> networks) {
   Tenant t;
