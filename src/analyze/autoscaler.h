@@ -1,0 +1,88 @@
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string_view>
+
+namespace fathom::analyze {
+
+/// Settings of the autoscaling policy (the seed system's rule, DESIGN.md "analyze").
+struct AutoscalerConfig {
+  /// Scale out when the mean utilisation over `scale_out_window_ns` exceeds this (0.95: the
+  /// batches take more than 95% of the slide interval).
+  double scale_out_utilisation = 0.95;
+  int64_t scale_out_window_ns = 600'000'000'000;  ///< 10 minutes
+  /// Scale in when the mean utilisation over `scale_in_window_ns` is under this low-water mark.
+  double scale_in_utilisation = 0.30;
+  int64_t scale_in_window_ns = 1'800'000'000'000;  ///< 30 minutes
+  /// No further change for this long after a scale-out / a scale-in.
+  int64_t scale_out_cooldown_ns = 300'000'000'000;  ///< 5 minutes
+  int64_t scale_in_cooldown_ns = 600'000'000'000;   ///< 10 minutes
+  uint32_t min_workers = 1;
+  uint32_t max_workers = 8;
+  uint32_t step = 1;  ///< workers added or removed per decision
+};
+
+/// What the policy decided at one evaluation.
+enum class ScaleDecision : uint8_t {
+  kHold = 0,
+  kScaleOut = 1,
+  kScaleIn = 2,
+};
+
+std::string_view to_string(ScaleDecision d) noexcept;
+
+/// Autoscaling on micro-batch running time, as one testable component with an injectable
+/// clock: every call takes `now_ns` (any monotonic clock; simulated in tests).
+///
+/// Each slide's batch reports its utilisation (running time / slide interval; > 1 when the
+/// batch overran). `evaluate(now)` scales out by `step` when samples cover the whole
+/// `scale_out_window_ns` since the last change and their mean exceeds
+/// `scale_out_utilisation`; scales in by `step` when samples cover the whole
+/// `scale_in_window_ns` since the last change and their mean is under
+/// `scale_in_utilisation`; never outside [min_workers, max_workers]; and holds during the
+/// cooldown after a change. A window "is covered" when the oldest sample kept is at least
+/// that old: a fresh start or a change restarts the evidence. Samples older than the longer
+/// window are discarded, so memory is bounded by the number of batches in 30 minutes.
+/// Not thread-safe: the scheduler's thread owns it.
+class Autoscaler {
+ public:
+  /// `initial_workers` is clamped to [min_workers, max_workers]. Invalid configs (min 0,
+  /// min > max, windows <= 0, thresholds not in (0, 10]) are the caller's to reject
+  /// (`validate`).
+  Autoscaler(const AutoscalerConfig& config, uint32_t initial_workers);
+
+  /// Empty when `config` is usable, else a message naming the bad field.
+  static std::string_view validate(const AutoscalerConfig& config) noexcept;
+
+  /// One batch's utilisation (running time / slide) at `now_ns`. Negative or NaN values are
+  /// ignored.
+  void record(int64_t now_ns, double utilisation) noexcept;
+  /// Applies the policy at `now_ns` and returns what it did; `workers()` is then the new
+  /// desired count.
+  ScaleDecision evaluate(int64_t now_ns);
+
+  uint32_t workers() const noexcept { return workers_; }
+  /// Mean utilisation of the samples within `window_ns` before `now_ns` (0 when none).
+  double mean_utilisation(int64_t now_ns, int64_t window_ns) const noexcept;
+  uint64_t scale_outs() const noexcept { return scale_outs_; }
+  uint64_t scale_ins() const noexcept { return scale_ins_; }
+  const AutoscalerConfig& config() const noexcept { return config_; }
+
+ private:
+  struct Sample {
+    int64_t time_ns;
+    double utilisation;
+  };
+  AutoscalerConfig config_;
+  uint32_t workers_;
+  std::deque<Sample> samples_;
+  int64_t last_change_ns_ = 0;
+  bool changed_ = false;
+  ScaleDecision last_decision_ = ScaleDecision::kHold;
+  uint64_t scale_outs_ = 0;
+  uint64_t scale_ins_ = 0;
+  // The implementation may add private members (running sums, etc.).
+};
+
+}  // namespace fathom::analyze
