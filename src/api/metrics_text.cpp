@@ -31,36 +31,6 @@ std::string sanitize_name(std::string_view name, bool is_label) {
   return out;
 }
 
-/// Length of the well-formed UTF-8 sequence at the start of `s` (RFC 3629 §4), 0 if there is
-/// none (stray continuation byte, overlong form, surrogate, above U+10FFFF, truncated).
-size_t utf8_sequence_length(std::string_view s) {
-  const auto byte = [&](size_t idx) { return static_cast<unsigned char>(s[idx]); };
-  const unsigned char lead = byte(0);
-  if (lead < 0x80) return 1;
-  size_t len = 0;
-  unsigned char lo = 0x80;
-  unsigned char hi = 0xBF;
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    len = 2;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    len = 3;
-    if (lead == 0xE0) lo = 0xA0;  // overlong
-    if (lead == 0xED) hi = 0x9F;  // UTF-16 surrogates
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    len = 4;
-    if (lead == 0xF0) lo = 0x90;  // overlong
-    if (lead == 0xF4) hi = 0x8F;  // above U+10FFFF
-  } else {
-    return 0;
-  }
-  if (s.size() < len) return 0;
-  if (byte(1) < lo || byte(1) > hi) return 0;
-  for (size_t idx = 2; idx < len; ++idx) {
-    if (byte(idx) < 0x80 || byte(idx) > 0xBF) return 0;
-  }
-  return len;
-}
-
 /// Appends `text` escaped for the exposition: backslash and newline always, the double quote
 /// inside a label value. Ill-formed UTF-8 becomes U+FFFD, because Prometheus rejects a scrape
 /// whose label values are not valid UTF-8, and label values here may come from exporters.
@@ -253,6 +223,35 @@ std::string MetricsText::str() const {
     out += family->samples_;
   }
   return out;
+}
+
+size_t utf8_sequence_length(std::string_view s) noexcept {
+  if (s.empty()) return 0;
+  const auto byte = [&](size_t idx) { return static_cast<unsigned char>(s[idx]); };
+  const unsigned char lead = byte(0);
+  if (lead < 0x80) return 1;
+  size_t len = 0;
+  unsigned char lo = 0x80;
+  unsigned char hi = 0xBF;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    len = 2;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    len = 3;
+    if (lead == 0xE0) lo = 0xA0;  // overlong
+    if (lead == 0xED) hi = 0x9F;  // UTF-16 surrogates
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    len = 4;
+    if (lead == 0xF0) lo = 0x90;  // overlong
+    if (lead == 0xF4) hi = 0x8F;  // above U+10FFFF
+  } else {
+    return 0;
+  }
+  if (s.size() < len) return 0;
+  if (byte(1) < lo || byte(1) > hi) return 0;
+  for (size_t idx = 2; idx < len; ++idx) {
+    if (byte(idx) < 0x80 || byte(idx) > 0xBF) return 0;
+  }
+  return len;
 }
 
 }  // namespace fathom::api

@@ -130,4 +130,9 @@ bool is_valid_metric_name(std::string_view name) noexcept;
 /// True if `name` is a valid label name: [a-zA-Z_][a-zA-Z0-9_]*, not starting with "__".
 bool is_valid_label_name(std::string_view name) noexcept;
 
+/// Length of the well-formed UTF-8 sequence at the start of `s` (RFC 3629 §4), 0 if there is
+/// none (empty, stray continuation byte, overlong form, surrogate, above U+10FFFF, truncated).
+/// Used for label values here and for log fields in app/logging.cpp.
+size_t utf8_sequence_length(std::string_view s) noexcept;
+
 }  // namespace fathom::api

@@ -187,7 +187,7 @@ void EstimateStage::run() {
         take(estimator_.advance(now));
       }
     } else if (batch) {
-      take(estimator_.advance(0));  // record time alone closes windows in a replay
+      take(estimator_.take_closed());  // record time alone closes windows in a replay
     }
     std::lock_guard lock(mutex_);
     stats_.estimator = estimator_.stats();

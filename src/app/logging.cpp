@@ -1,4 +1,5 @@
 #include "app/logging.h"
+#include "api/metrics_text.h"
 
 #include <time.h>
 
@@ -45,36 +46,7 @@ std::string_view level_name(spdlog::level::level_enum level) {
   }
 }
 
-/// Length of the well-formed UTF-8 sequence at the start of `s` (RFC 3629 §4), 0 if there is
-/// none (stray continuation byte, overlong form, surrogate, above U+10FFFF, truncated).
-/// The same check as api/metrics_text.cpp's; parts share no utility library.
-size_t utf8_sequence_length(std::string_view s) {
-  const auto byte = [&](size_t idx) { return static_cast<unsigned char>(s[idx]); };
-  const unsigned char lead = byte(0);
-  if (lead < 0x80) return 1;
-  size_t len = 0;
-  unsigned char lo = 0x80;
-  unsigned char hi = 0xBF;
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    len = 2;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    len = 3;
-    if (lead == 0xE0) lo = 0xA0;  // overlong
-    if (lead == 0xED) hi = 0x9F;  // UTF-16 surrogates
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    len = 4;
-    if (lead == 0xF0) lo = 0x90;  // overlong
-    if (lead == 0xF4) hi = 0x8F;  // above U+10FFFF
-  } else {
-    return 0;
-  }
-  if (s.size() < len) return 0;
-  if (byte(1) < lo || byte(1) > hi) return 0;
-  for (size_t idx = 2; idx < len; ++idx) {
-    if (byte(idx) < 0x80 || byte(idx) > 0xBF) return 0;
-  }
-  return len;
-}
+using api::utf8_sequence_length;
 
 void append(spdlog::memory_buf_t& dest, std::string_view text) {
   dest.append(text.data(), text.data() + text.size());

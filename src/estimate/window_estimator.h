@@ -92,6 +92,10 @@ class WindowEstimator {
 
   /// Closes every open window (shutdown, end of a file) and returns all pending results.
   std::vector<WindowResult> flush();
+  /// Windows closed by record time during `add` (the newest record passed their end plus the
+  /// lateness), without advancing the clock: what a replay uses, where the wall clock means
+  /// nothing.
+  std::vector<WindowResult> take_closed();
 
   const EstimatorStats& stats() const noexcept { return stats_; }
   const WindowConfig& config() const noexcept { return config_; }
@@ -112,7 +116,6 @@ class WindowEstimator {
   /// Closes every window with index < `first_open` (windows ending at or before it).
   void close_before(int64_t first_open);
   void close_window(uint32_t tenant_id, TenantState& state, std::unique_ptr<OpenWindow> win);
-  std::vector<WindowResult> take_closed();
 
   WindowConfig config_;
   EstimatorStats stats_;
