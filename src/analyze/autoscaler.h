@@ -30,6 +30,7 @@ enum class ScaleDecision : uint8_t {
   kScaleIn = 2,
 };
 
+/// "hold", "scale_out", "scale_in".
 std::string_view to_string(ScaleDecision d) noexcept;
 
 /// Autoscaling on micro-batch running time, as one testable component with an injectable
@@ -41,9 +42,13 @@ std::string_view to_string(ScaleDecision d) noexcept;
 /// `scale_out_utilisation`; scales in by `step` when samples cover the whole
 /// `scale_in_window_ns` since the last change and their mean is under
 /// `scale_in_utilisation`; never outside [min_workers, max_workers]; and holds during the
-/// cooldown after a change. A window "is covered" when the oldest sample kept is at least
-/// that old: a fresh start or a change restarts the evidence. Samples older than the longer
-/// window are discarded, so memory is bounded by the number of batches in 30 minutes.
+/// cooldown after a change (`scale_out_cooldown_ns` after a scale-out, `scale_in_cooldown_ns`
+/// after a scale-in). A window "is covered" when the oldest sample kept that was not taken
+/// before the last change (time >= the change's `now_ns`) is at least that old: a fresh start
+/// or a change restarts the evidence. The mean over a window is the arithmetic mean of the
+/// samples with time in (now − window, now]; a window with no sample in it never decides.
+/// Scale-out is tried first, then scale-in. Samples older than the longer window are
+/// discarded, so memory is bounded by the number of batches in 30 minutes.
 /// Not thread-safe: the scheduler's thread owns it.
 class Autoscaler {
  public:
@@ -55,18 +60,26 @@ class Autoscaler {
   /// Empty when `config` is usable, else a message naming the bad field.
   static std::string_view validate(const AutoscalerConfig& config) noexcept;
 
-  /// One batch's utilisation (running time / slide) at `now_ns`. Negative or NaN values are
-  /// ignored.
+  /// One batch's utilisation (running time / slide) at `now_ns`. Negative, NaN or infinite
+  /// values are ignored (counted in `ignored_samples`). A sample older than the newest is
+  /// still placed in time order.
   void record(int64_t now_ns, double utilisation) noexcept;
   /// Applies the policy at `now_ns` and returns what it did; `workers()` is then the new
   /// desired count.
   ScaleDecision evaluate(int64_t now_ns);
 
+  /// The desired worker count, always in [min_workers, max_workers] of a valid config.
   uint32_t workers() const noexcept { return workers_; }
-  /// Mean utilisation of the samples within `window_ns` before `now_ns` (0 when none).
+  /// Mean utilisation of the samples with time in (now_ns − window_ns, now_ns] (0 when none).
+  /// Only samples still kept (within the longer window) are seen.
   double mean_utilisation(int64_t now_ns, int64_t window_ns) const noexcept;
+  /// Scale-outs decided so far.
   uint64_t scale_outs() const noexcept { return scale_outs_; }
+  /// Scale-ins decided so far.
   uint64_t scale_ins() const noexcept { return scale_ins_; }
+  /// Samples `record` ignored (negative, NaN or infinite utilisation).
+  uint64_t ignored_samples() const noexcept { return ignored_samples_; }
+  /// The settings it was built with.
   const AutoscalerConfig& config() const noexcept { return config_; }
 
  private:
@@ -74,15 +87,28 @@ class Autoscaler {
     int64_t time_ns;
     double utilisation;
   };
+  struct WindowMean {
+    double mean = 0.0;
+    uint64_t count = 0;  ///< samples in the window
+  };
+
+  int64_t longest_window() const noexcept;
+  /// Drops samples with time < `floor_ns`.
+  void discard_before(int64_t floor_ns) noexcept;
+  WindowMean window_mean(int64_t now_ns, int64_t window_ns) const noexcept;
+  /// True when the evidence since the start or the last change spans `window_ns`.
+  bool covered(int64_t now_ns, int64_t window_ns) const noexcept;
+  ScaleDecision change(int64_t now_ns, uint32_t workers, ScaleDecision decision);
+
   AutoscalerConfig config_;
   uint32_t workers_;
-  std::deque<Sample> samples_;
+  std::deque<Sample> samples_;  // sorted by time_ns
   int64_t last_change_ns_ = 0;
   bool changed_ = false;
   ScaleDecision last_decision_ = ScaleDecision::kHold;
   uint64_t scale_outs_ = 0;
   uint64_t scale_ins_ = 0;
-  // The implementation may add private members (running sums, etc.).
+  uint64_t ignored_samples_ = 0;
 };
 
 }  // namespace fathom::analyze
