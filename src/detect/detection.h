@@ -27,9 +27,11 @@ enum class DetectionType : uint8_t {
 inline constexpr size_t kDetectionTypeCount = 11;
 
 /// "syn_flood", "udp_flood", "icmp_flood", "amplification", "horizontal_scan",
-/// "vertical_scan", "brute_force", "exfiltration", "beaconing", "intel_contact", "anomaly".
+/// "vertical_scan", "brute_force", "exfiltration", "beaconing", "intel_contact", "anomaly";
+/// "unknown" for a value outside the enum.
 std::string_view to_string(DetectionType type) noexcept;
-/// The type named `name` (as `to_string` writes it); false when unknown.
+/// The type named `name` (exactly as `to_string` writes it, case-sensitive); false when
+/// unknown, leaving `out` unchanged.
 bool parse_detection_type(std::string_view name, DetectionType& out) noexcept;
 
 /// One piece of evidence: a measured quantity with its interval and the threshold it was
@@ -72,6 +74,7 @@ struct Detection {
 
 /// Severity bands: low < 40 <= medium < 70 <= high < 90 <= critical.
 enum class SeverityLevel : uint8_t { kLow = 0, kMedium = 1, kHigh = 2, kCritical = 3 };
+/// The band of a 0..100 severity; NaN is low, above 100 is critical.
 SeverityLevel severity_level(double severity) noexcept;
 /// "low", "medium", "high", "critical".
 std::string_view to_string(SeverityLevel level) noexcept;
