@@ -354,6 +354,7 @@ void append_collector_metrics(const CollectorSnapshot& snapshot, MetricsText& ou
   append_sampler_metrics(snapshot, out);
   append_enrichment_metrics(snapshot, out);
   append_estimate_metrics(snapshot, out);
+  append_analysis_metrics(snapshot, out);
 }
 
 }  // namespace fathom::api

@@ -3,6 +3,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "api/metrics_text.h"
@@ -31,6 +33,35 @@ struct OutputStats {
 };
 
 /// Everything /metrics shows about the collector, copied from the running stages.
+/// The analysis stage's figures, copied out of it (api reads no analyzer internals).
+struct AnalysisSnapshot {
+  uint64_t records_analysed = 0;
+  uint64_t records_late = 0;
+  uint64_t records_no_tenant = 0;
+  uint64_t records_bad_rate = 0;
+  uint64_t records_not_counted = 0;
+  uint64_t records_tenant_overflow = 0;
+  uint64_t hosts_evicted = 0;
+  uint64_t hosts_rejected = 0;
+  uint64_t contacts_dropped = 0;
+  uint64_t slides = 0;
+  uint64_t windows = 0;
+  uint64_t overruns = 0;
+  uint64_t memory_bytes = 0;
+  double utilisation = 0.0;           ///< latest slide's running time / slide interval
+  double mean_utilisation_10m = 0.0;  ///< the autoscaler's 10-minute mean
+  uint32_t workers = 1;
+  uint32_t desired_workers = 1;
+  /// Detections so far by detection type name.
+  std::vector<std::pair<std::string, uint64_t>> detections;
+  uint64_t incidents_opened = 0;
+  uint64_t incidents_updated = 0;
+  uint64_t incidents_closed = 0;
+  uint64_t incidents_dropped = 0;
+  /// Open incidents by (tenant id, severity level name).
+  std::vector<std::tuple<uint32_t, std::string, uint64_t>> open_by_severity;
+};
+
 struct CollectorSnapshot {
   int64_t start_time_ns = 0;  ///< process start, wall clock
   uint32_t receive_threads = 0;
@@ -49,6 +80,8 @@ struct CollectorSnapshot {
   estimate::EstimatorStats estimator;
   /// The latest closed estimate window of each tenant.
   std::vector<estimate::TenantWindowSummary> estimates;
+  bool has_analysis = false;  ///< `analysis` is filled (the stage runs)
+  AnalysisSnapshot analysis;
   /// Exporters shown with their own label; the rest are summed under exporter="other".
   size_t max_exporter_series = 1000;
 };
@@ -70,5 +103,8 @@ void append_enrichment_metrics(const CollectorSnapshot& snapshot, MetricsText& o
 /// The estimate stage: records by outcome, and each tenant's latest closed window's estimates
 /// with their 95% interval (`stat` = estimate, ci_low, ci_high).
 void append_estimate_metrics(const CollectorSnapshot& snapshot, MetricsText& out);
+/// The analysis stage: records by outcome, slides and their utilisation, the autoscaler's
+/// desired workers, detections by type and incidents.
+void append_analysis_metrics(const CollectorSnapshot& snapshot, MetricsText& out);
 
 }  // namespace fathom::api

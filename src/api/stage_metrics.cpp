@@ -166,4 +166,68 @@ void append_estimate_metrics(const CollectorSnapshot& s, MetricsText& out) {
   }
 }
 
+void append_analysis_metrics(const CollectorSnapshot& s, MetricsText& out) {
+  if (!s.has_analysis) return;
+  const AnalysisSnapshot& a = s.analysis;
+  out.family("fathom_analyze_records_total", "Records offered to the analysis stage, by outcome.",
+             kCounter)
+      .sample({{"outcome", "analysed"}}, a.records_analysed)
+      .sample({{"outcome", "not_counted"}}, a.records_not_counted)
+      .sample({{"outcome", "no_tenant"}}, a.records_no_tenant)
+      .sample({{"outcome", "bad_rate"}}, a.records_bad_rate)
+      .sample({{"outcome", "tenant_overflow"}}, a.records_tenant_overflow);
+  out.family("fathom_analyze_records_late_total",
+             "Analysed records whose arrival time fell in an already closed slide.", kCounter)
+      .sample({}, a.records_late);
+  out.family("fathom_analyze_hosts_total",
+             "Hosts not kept in full host tables: one-offs evicted, or new hosts not tracked.",
+             kCounter)
+      .sample({{"outcome", "evicted"}}, a.hosts_evicted)
+      .sample({{"outcome", "rejected"}}, a.hosts_rejected);
+  out.family("fathom_analyze_contacts_dropped_total",
+             "Outbound contacts not handed to the beaconing detector (per-slide cap).", kCounter)
+      .sample({}, a.contacts_dropped);
+  out.family("fathom_analyze_slides_total", "Micro-batches (closed slides) analysed.", kCounter)
+      .sample({}, a.slides);
+  out.family("fathom_analyze_windows_total", "Tenant windows closed, all levels.", kCounter)
+      .sample({}, a.windows);
+  out.family("fathom_analyze_overruns_total",
+             "Slides whose analysis took longer than the slide interval.", kCounter)
+      .sample({}, a.overruns);
+  out.family("fathom_analyze_utilisation",
+             "Running time of the latest slide's analysis / slide interval (window=latest), and "
+             "its 10-minute mean (window=10m) that the autoscaler reads.",
+             kGauge)
+      .sample({{"window", "latest"}}, a.utilisation)
+      .sample({{"window", "10m"}}, a.mean_utilisation_10m);
+  out.family("fathom_analyze_workers", "Analysis worker threads running.", kGauge)
+      .sample({}, a.workers);
+  out.family("fathom_analyze_desired_workers",
+             "Analysis workers the autoscaling policy asks for (the HPA metric in cluster mode).",
+             kGauge)
+      .sample({}, a.desired_workers);
+  out.family("fathom_analyze_memory_bytes", "Host-table memory held by the analysis windows.",
+             kGauge)
+      .sample({}, static_cast<double>(a.memory_bytes));
+  auto& detections =
+      out.family("fathom_detections_total", "Rule and detector findings, by type.", kCounter);
+  for (const auto& [type, count] : a.detections) detections.sample({{"type", type}}, count);
+  out.family("fathom_incident_events_total", "Incident stream events, by event.", kCounter)
+      .sample({{"event", "open"}}, a.incidents_opened)
+      .sample({{"event", "update"}}, a.incidents_updated)
+      .sample({{"event", "close"}}, a.incidents_closed);
+  out.family("fathom_incidents_dropped_total",
+             "Detections dropped because the open-incident cap was reached.", kCounter)
+      .sample({}, a.incidents_dropped);
+  const TenantLabels labels(s);
+  auto& open =
+      out.family("fathom_incidents_open", "Open incidents by tenant and severity.", kGauge);
+  for (const auto& [tenant_id, level, count] : a.open_by_severity) {
+    open.sample({{"tenant", labels.name(tenant_id)},
+                 {"tenant_id", std::to_string(tenant_id)},
+                 {"severity", level}},
+                count);
+  }
+}
+
 }  // namespace fathom::api

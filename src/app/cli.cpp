@@ -72,6 +72,9 @@ int run_cli(int argc, char** argv) {
   run_cmd->add_option("--estimates", run.estimates_output,
                       "Write every closed tenant estimate window as JSON lines to FILE ('-' = "
                       "stdout); overrides output.estimates");
+  run_cmd->add_option("--incidents", run.incidents_output,
+                      "Write every incident event (open, update, close) as JSON lines to FILE "
+                      "('-' = stdout); overrides output.incidents");
   run_cmd->add_option("--metrics-listen", run.metrics_listen,
                       "HTTP endpoint of /metrics and /healthz (HOST:PORT, or 'off'); "
                       "overrides metrics_listen");

@@ -4,9 +4,14 @@
 #include <string>
 #include <string_view>
 
+#include "analyze/autoscaler.h"
+#include "analyze/window_engine.h"
 #include "collect/config.h"
 #include "collect/udp_listener.h"
 #include "decode/config.h"
+#include "detect/beacon.h"
+#include "detect/incident.h"
+#include "detect/rules.h"
 #include "estimate/window_estimator.h"
 #include "transform/config.h"
 
@@ -45,6 +50,14 @@ struct Config {
     estimate::WindowConfig window;
     size_t top_n = 10;  ///< busiest hosts and ports kept per closed window
   } estimate;
+  /// The analysis stage: sliding windows, rules, beaconing, incidents, autoscaling.
+  struct Analyze {
+    analyze::AnalyzeConfig windows;
+    detect::RulesConfig rules;  ///< `per_tenant` is filled from the tenants' `thresholds`
+    detect::BeaconConfig beacon;
+    detect::IncidentConfig incidents;
+    analyze::AutoscalerConfig autoscale;
+  } analyze;
   /// Where records go besides the in-process bus.
   struct Output {
     /// JSON lines of every accepted flow record: a path (appended to), "-" for stdout, or ""
@@ -52,6 +65,8 @@ struct Config {
     std::string flows;
     /// JSON lines of every closed tenant estimate window (same choices as `flows`).
     std::string estimates;
+    /// JSON lines of every incident event (open, update, close), same choices as `flows`.
+    std::string incidents;
   } output;
 };
 

@@ -32,6 +32,40 @@ constexpr auto kKeys = std::to_array<std::string_view>({
     "output",
     "output.flows",
     "output.estimates",
+    "output.incidents",
+    "analyze",
+    "analyze.slide_seconds",
+    "analyze.window_seconds",
+    "analyze.long_windows",
+    "analyze.long_windows[].slide_seconds",
+    "analyze.long_windows[].window_seconds",
+    "analyze.max_internal_hosts",
+    "analyze.max_external_hosts",
+    "analyze.max_history_hosts",
+    "analyze.max_tenants",
+    "analyze.heavy_hitters",
+    "analyze.max_contacts_per_slide",
+    "analyze.decision",
+    "analyze.confidence",
+    "analyze.thresholds",
+    "analyze.incidents",
+    "analyze.incidents.quiet_period_seconds",
+    "analyze.incidents.refresh_seconds",
+    "analyze.incidents.max_open",
+    "analyze.beacon",
+    "analyze.beacon.min_period_seconds",
+    "analyze.beacon.max_period_seconds",
+    "analyze.beacon.jitter_tolerance",
+    "analyze.beacon.min_observations",
+    "analyze.autoscale",
+    "analyze.autoscale.scale_out_utilisation",
+    "analyze.autoscale.scale_out_window_seconds",
+    "analyze.autoscale.scale_in_utilisation",
+    "analyze.autoscale.scale_in_window_seconds",
+    "analyze.autoscale.scale_out_cooldown_seconds",
+    "analyze.autoscale.scale_in_cooldown_seconds",
+    "analyze.autoscale.min_workers",
+    "analyze.autoscale.max_workers",
     "estimate",
     "estimate.window_seconds",
     "estimate.allowed_lateness_seconds",
@@ -339,9 +373,11 @@ void Loader::load(const YAML::Node& root, Config& config) {
     if (check_map(node, "output", "output")) {
       read_string(node, "output", "flows", true, config.output.flows);
       read_string(node, "output", "estimates", true, config.output.estimates);
+      read_string(node, "output", "incidents", true, config.output.incidents);
     }
   }
   if (const YAML::Node node = child(root, "estimate", "")) load_estimate(node, config.estimate);
+  if (const YAML::Node node = child(root, "analyze", "")) load_analyze(node, config.analyze);
   if (const YAML::Node node = child(root, "collect", "")) load_collect(node, config.collect);
   if (const YAML::Node node = child(root, "decode", "")) load_decode(node, config.decode);
   YAML::Mark default_mark = YAML::Mark::null_mark();

@@ -12,6 +12,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "app/detail/config_reader.h"
+#include "detect/rules.h"
 #include "transform/config.h"
 #include "transform/ip_prefix.h"
 
@@ -303,25 +304,7 @@ void Loader::load_tenant(const YAML::Node& node, const std::string& path, transf
     }
   }
   if (const YAML::Node map = child(node, "thresholds", path)) {
-    const std::string thresholds_path = path + ".thresholds";
-    if (!map.IsMap()) {
-      error(map.Mark(), thresholds_path, "expected a mapping of name: number");
-      return;
-    }
-    for (const auto& pair : map) {
-      const std::string name = pair.first.IsScalar() ? pair.first.Scalar() : std::string();
-      const std::string key_path = join_key(thresholds_path, name);
-      if (!valid_name(name)) {
-        error(pair.first.Mark(), thresholds_path,
-              "'" + name + "' is not a threshold name (1-64 of A-Z a-z 0-9 _ . -)");
-        continue;
-      }
-      double value = 0;
-      if (!parse_number_node(pair.second, key_path, value)) continue;
-      if (!out.thresholds.emplace(name, value).second) {
-        error(pair.first.Mark(), key_path, "duplicate key");
-      }
-    }
+    load_thresholds(map, path + ".thresholds", out.thresholds);
   }
 }
 

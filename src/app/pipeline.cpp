@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <thread>
 
 #include "app/clock.h"
@@ -61,6 +62,27 @@ bool Pipeline::open_estimates(const std::string& output, bool live, std::string&
   estimates_ =
       EstimateStage::start(bus_, config_.collect.queue_capacity_batches, std::move(options), error);
   return estimates_ != nullptr;
+}
+
+bool Pipeline::open_analysis(const std::string& output, bool live, std::string& error) {
+  AnalyzeStage::Options options;
+  options.windows = config_.analyze.windows;
+  options.rules = config_.analyze.rules;
+  for (const transform::Tenant& t : config_.transform.tenants) {
+    if (t.thresholds.empty()) continue;
+    detect::RuleThresholds& th = options.rules.per_tenant[t.id];
+    th = options.rules.defaults;
+    for (const auto& [name, value] : t.thresholds) detect::set_threshold(th, name, value);
+  }
+  options.beacon = config_.analyze.beacon;
+  options.incidents = config_.analyze.incidents;
+  options.autoscale = config_.analyze.autoscale;
+  options.live = live;
+  options.output = output;
+  analysis_ =
+      AnalyzeStage::start(bus_, config_.collect.queue_capacity_batches, std::move(options), error);
+  analysis_output_ = !output.empty();
+  return analysis_ != nullptr;
 }
 
 std::vector<TenantRunEstimate> Pipeline::estimate_totals() const {
@@ -289,6 +311,7 @@ void Pipeline::stop() {
   bus_.close();
   if (flow_sink_) flow_sink_->join();
   if (estimates_) estimates_->join();
+  if (analysis_) analysis_->join();
   if (enrichment_) enrichment_->stop();
 }
 
@@ -372,6 +395,47 @@ api::CollectorSnapshot Pipeline::snapshot() const {
     s.estimates = estimates_->latest();
     if (estimates_->has_output()) {
       s.outputs.push_back({"estimates_jsonl", e.windows_written, e.write_errors, e.write_errors});
+    }
+  }
+  if (analysis_) {
+    s.has_analysis = true;
+    const AnalyzeStageStats a = analysis_->stats();
+    api::AnalysisSnapshot& o = s.analysis;
+    o.records_analysed = a.engine.records_analysed;
+    o.records_late = a.engine.records_late;
+    o.records_no_tenant = a.engine.records_no_tenant;
+    o.records_bad_rate = a.engine.records_bad_rate;
+    o.records_not_counted = a.engine.records_not_counted;
+    o.records_tenant_overflow = a.engine.records_tenant_overflow;
+    o.hosts_evicted = a.engine.hosts_evicted;
+    o.hosts_rejected = a.engine.hosts_rejected;
+    o.contacts_dropped = a.engine.contacts_dropped;
+    o.slides = a.slides;
+    o.windows = a.engine.windows_closed;
+    o.overruns = a.overruns;
+    o.memory_bytes = a.engine.memory_bytes;
+    o.utilisation = a.last_utilisation;
+    o.mean_utilisation_10m = a.mean_utilisation_10m;
+    o.workers = a.workers;
+    o.desired_workers = a.desired_workers;
+    for (size_t t = 0; t < detect::kDetectionTypeCount; ++t) {
+      o.detections.emplace_back(
+          std::string(detect::to_string(static_cast<detect::DetectionType>(t))),
+          a.rules.by_type[t]);
+    }
+    o.incidents_opened = a.incidents.opened;
+    o.incidents_updated = a.incidents.updated;
+    o.incidents_closed = a.incidents.closed;
+    o.incidents_dropped = a.incidents.dropped_over_capacity;
+    std::map<std::pair<uint32_t, std::string>, uint64_t> open;
+    for (const detect::Incident& inc : analysis_->open_incidents()) {
+      ++open[{inc.tenant_id, std::string(detect::to_string(detect::severity_level(inc.severity)))}];
+    }
+    for (const auto& [key, count] : open)
+      o.open_by_severity.emplace_back(key.first, key.second, count);
+    if (analysis_output_) {
+      s.outputs.push_back(
+          {"incidents_jsonl", a.incident_events_written, a.write_errors, a.write_errors});
     }
   }
   s.config_reloads = reloads_.load(std::memory_order_relaxed);

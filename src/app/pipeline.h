@@ -10,6 +10,7 @@
 
 #include "api/collector_metrics.h"
 #include "api/http_server.h"
+#include "app/analyze_stage.h"
 #include "app/config.h"
 #include "app/estimate_stage.h"
 #include "app/flow_sink.h"
@@ -62,6 +63,11 @@ class Pipeline {
   /// Starts the estimate stage; `output` is its JSON-lines output ("" = none, "-" = stdout).
   /// `live`: windows also close on the wall clock (false for replays).
   bool open_estimates(const std::string& output, bool live, std::string& error);
+  /// Starts the analysis stage; `output` is its incident JSON-lines output ("" = none, "-" =
+  /// stdout). `live`: slides also close on the wall clock (false for replays).
+  bool open_analysis(const std::string& output, bool live, std::string& error);
+  /// The analysis stage's counters and open incidents (after `stop`: final).
+  const AnalyzeStage* analysis() const noexcept { return analysis_.get(); }
   /// Binds `endpoints` with `collect.receive_threads` threads and creates one ingest worker
   /// per thread. Falls back to one thread (logged) when the kernel refuses exporter steering.
   bool open_live(const std::vector<collect::ListenEndpoint>& endpoints, std::string& error);
@@ -122,6 +128,8 @@ class Pipeline {
   std::unique_ptr<FlowSink> flow_sink_;
   std::unique_ptr<transform::EnrichmentLoader> enrichment_;  ///< updates enricher_
   std::unique_ptr<EstimateStage> estimates_;
+  std::unique_ptr<AnalyzeStage> analysis_;
+  bool analysis_output_ = false;  ///< the analysis stage writes incident events somewhere
   bool stopped_ = false;
 
   mutable std::mutex config_mutex_;  ///< guards tenant_names_ (reload vs metrics)

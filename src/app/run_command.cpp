@@ -292,6 +292,13 @@ int run_collector(const RunOptions& options, std::FILE* err) {
     close(signal_fd);
     return 1;
   }
+  const std::string incidents_output =
+      options.incidents_output.empty() ? config.output.incidents : options.incidents_output;
+  if (!pipeline.open_analysis(incidents_output, !replaying, error)) {
+    std::fprintf(err, "fathom run: %s\n", error.c_str());
+    close(signal_fd);
+    return 1;
+  }
   if (replaying) {
     pipeline.open_replay();
   } else if (!pipeline.open_live(endpoints, error)) {
@@ -433,6 +440,18 @@ int run_collector(const RunOptions& options, std::FILE* err) {
                summary.total_datagrams(), summary.total_records(), accepted, rejected);
   for (const TenantRunEstimate& t : pipeline.estimate_totals()) {
     std::fprintf(err, "%s\n", estimate_line(t, last.tenants).c_str());
+  }
+  if (const AnalyzeStage* analysis = pipeline.analysis()) {
+    const AnalyzeStageStats a = analysis->stats();
+    std::fprintf(err,
+                 "fathom run: analysis: %llu records, %llu slides (%llu overran), %llu detections; "
+                 "incidents opened %llu, closed %llu\n",
+                 static_cast<unsigned long long>(a.engine.records_analysed),
+                 static_cast<unsigned long long>(a.slides),
+                 static_cast<unsigned long long>(a.overruns),
+                 static_cast<unsigned long long>(a.rules.detections),
+                 static_cast<unsigned long long>(a.incidents.opened),
+                 static_cast<unsigned long long>(a.incidents.closed));
   }
   if (!state_file.empty()) {
     if (!pipeline.save_state(state_file, error)) {

@@ -23,6 +23,7 @@ struct RunOptions {
   std::string vpc_exporter;      ///< exporter address given to VPC flow log records
   std::string flows_output;      ///< overrides `output.flows` when not empty ("-" = stdout)
   std::string estimates_output;  ///< overrides `output.estimates` when not empty ("-" = stdout)
+  std::string incidents_output;  ///< overrides `output.incidents` when not empty ("-" = stdout)
   std::string metrics_listen;    ///< overrides `metrics_listen` ("off" disables the server)
   int verbose = 0;               ///< each -v lowers the log level one step
   std::string log_format;        ///< overrides `log_format` when not empty

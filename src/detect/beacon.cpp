@@ -246,7 +246,8 @@ struct Pair {
   uint32_t prev = kNoSlot;         ///< LRU neighbour towards the most recent
   uint32_t next = kNoSlot;         ///< LRU neighbour towards the least recent
   uint16_t port = 0;
-  bool fresh = false;  ///< a contact was added since the last test
+  uint16_t client_port = 0;  ///< host-side port of the newest contact (0: unknown)
+  bool fresh = false;        ///< a contact was added since the last test
   bool in_use = false;
 
   int64_t newest_ns() const { return base_ns + int64_t{times_ms.back()} * kNsPerMs; }
@@ -353,7 +354,8 @@ bool rebase_for(Pair& pair, int64_t time_ns) {
 }  // namespace
 
 void BeaconDetector::observe(uint32_t tenant_id, const flow::IpAddress& host,
-                             const flow::IpAddress& peer, uint16_t port, int64_t time_ns) {
+                             const flow::IpAddress& peer, uint16_t port, int64_t time_ns,
+                             uint16_t client_port) {
   ++stats_.contacts;
   // 1 ms resolution on a grid fixed in absolute time: the kept times do not depend on the order
   // in which records arrive.
@@ -404,11 +406,21 @@ void BeaconDetector::observe(uint32_t tenant_id, const flow::IpAddress& host,
     times.push_back(t);
     pair.end_ms = t;
     pair.port = port;
+    pair.client_port = client_port;
     pair.fresh = true;
     return;
   }
   if (t >= times.back()) {
     pair.port = port;
+    // The same host-side port as the newest contact: the same connection re-exported (an
+    // active timeout), not a new contact; a long session must not look like a beacon at the
+    // exporter's timeout.
+    if (client_port != 0 && client_port == pair.client_port) {
+      pair.end_ms = std::max(pair.end_ms, t);
+      ++stats_.contacts_continued;
+      return;
+    }
+    pair.client_port = client_port;
     // Records of one connection chain: each folds into the contact when it follows the latest
     // record folded so far by less than merge_gap.
     if (t <= pair.end_ms || close(t, pair.end_ms)) {

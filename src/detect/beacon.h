@@ -74,6 +74,8 @@ struct BeaconStats {
   /// Ignored: older than every kept contact of a pair whose history is full, or too far
   /// (49 days) before its newest one.
   uint64_t contacts_stale = 0;
+  /// Same host-side port as the pair's newest contact: the same connection, re-exported.
+  uint64_t contacts_continued = 0;
   uint64_t pairs_evicted = 0;  ///< over max_pairs_per_tenant
   uint64_t pairs_expired = 0;  ///< idle longer than idle_ns
   uint64_t pairs_now = 0;
@@ -96,8 +98,11 @@ class BeaconDetector {
 
   /// One observed contact from `host` (internal) to `peer` (external) on `port` at `time_ns`.
   /// Times are kept at 1 ms resolution; late (out of order) contacts are inserted in place.
+  /// `client_port` is the host-side port when known: a record with the same one as the
+  /// pair's newest contact continues that connection (a flow re-exported at the exporter's
+  /// active timeout) and adds no contact (`contacts_continued`).
   void observe(uint32_t tenant_id, const flow::IpAddress& host, const flow::IpAddress& peer,
-               uint16_t port, int64_t time_ns);
+               uint16_t port, int64_t time_ns, uint16_t client_port = 0);
   /// Tests pairs with contacts new since their last test, expires idle pairs (relative to
   /// `now_ns`), and returns the pairs that are periodic now, sorted by (tenant, host, peer).
   /// A periodic pair is returned again at each evaluation after which it got a new contact

@@ -135,6 +135,9 @@ TEST(CollectorMetrics, DocumentationListsExactlyTheExposedFamilies) {
   s.enrichment.sources.push_back({});
   s.has_estimates = true;
   s.estimates.push_back({});
+  s.has_analysis = true;
+  s.analysis.detections.push_back({"syn_flood", 1});
+  s.analysis.open_by_severity.emplace_back(1, "high", 1);
   MetricsText text;
   append_collector_metrics(s, text);
   const std::set<std::string> exposed = families_of(text.str());

@@ -80,6 +80,32 @@ metrics_listen: "[::1]:9200"
 output:
   flows: /srv/fathom/flows.jsonl
   estimates: "-"
+  incidents: /srv/fathom/incidents.jsonl
+analyze:
+  slide_seconds: 1
+  window_seconds: 5
+  long_windows:
+    - {slide_seconds: 10, window_seconds: 60}
+  max_internal_hosts: 1000
+  max_external_hosts: 500
+  max_history_hosts: 200
+  max_tenants: 10
+  heavy_hitters: 16
+  max_contacts_per_slide: 1000
+  decision: estimate
+  confidence: 0.99
+  thresholds: {syn_flood_pps: 500}
+  incidents: {quiet_period_seconds: 30, refresh_seconds: 20, max_open: 50}
+  beacon: {min_period_seconds: 5, max_period_seconds: 600, jitter_tolerance: 0.3, min_observations: 6}
+  autoscale:
+    scale_out_utilisation: 0.9
+    scale_out_window_seconds: 300
+    scale_in_utilisation: 0.2
+    scale_in_window_seconds: 900
+    scale_out_cooldown_seconds: 60
+    scale_in_cooldown_seconds: 120
+    min_workers: 1
+    max_workers: 4
 estimate:
   window_seconds: 10
   allowed_lateness_seconds: 0
@@ -139,7 +165,7 @@ tenants:
       - exporter: 198.51.100.0/24
         count: interfaces
         input_interfaces: [7, 3, 7]
-    thresholds: {syn_flood_pps: 5000, ratio: 0.25}
+    thresholds: {syn_flood_pps: 5000, exfiltration_peer_share: 0.25}
   - id: 8
     name: globex.eu
     exporters:
@@ -178,6 +204,37 @@ TEST(ConfigLoader, FullFileSetsEveryField) {
   EXPECT_EQ(c.estimate.window.max_ports_per_tenant, 50u);
   EXPECT_EQ(c.estimate.window.max_peers_per_tenant, 200u);
   EXPECT_EQ(c.estimate.top_n, 3u);
+  EXPECT_EQ(c.output.incidents, "/srv/fathom/incidents.jsonl");
+  const Config::Analyze& a = c.analyze;
+  ASSERT_EQ(a.windows.levels.size(), 2u);
+  EXPECT_EQ(a.windows.levels[0].slide_ns, 1'000'000'000);
+  EXPECT_EQ(a.windows.levels[0].window_ns, 5'000'000'000);
+  EXPECT_EQ(a.windows.levels[1].slide_ns, 10'000'000'000);
+  EXPECT_EQ(a.windows.levels[1].window_ns, 60'000'000'000);
+  EXPECT_EQ(a.windows.max_internal_hosts, 1000u);
+  EXPECT_EQ(a.windows.max_external_hosts, 500u);
+  EXPECT_EQ(a.windows.max_history_hosts, 200u);
+  EXPECT_EQ(a.windows.max_tenants, 10u);
+  EXPECT_EQ(a.windows.heavy_hitters, 16u);
+  EXPECT_EQ(a.windows.max_contacts_per_slide, 1000u);
+  EXPECT_EQ(a.rules.decision, detect::Decision::kEstimate);
+  EXPECT_DOUBLE_EQ(a.rules.confidence, 0.99);
+  EXPECT_DOUBLE_EQ(a.rules.defaults.syn_flood_pps, 500);
+  EXPECT_EQ(a.incidents.quiet_period_ns, 30'000'000'000);
+  EXPECT_EQ(a.incidents.refresh_interval_ns, 20'000'000'000);
+  EXPECT_EQ(a.incidents.max_open, 50u);
+  EXPECT_EQ(a.beacon.min_period_ns, 5'000'000'000);
+  EXPECT_EQ(a.beacon.max_period_ns, 600'000'000'000);
+  EXPECT_DOUBLE_EQ(a.beacon.jitter_tolerance, 0.3);
+  EXPECT_EQ(a.beacon.min_observations, 6u);
+  EXPECT_DOUBLE_EQ(a.autoscale.scale_out_utilisation, 0.9);
+  EXPECT_EQ(a.autoscale.scale_out_window_ns, 300'000'000'000);
+  EXPECT_DOUBLE_EQ(a.autoscale.scale_in_utilisation, 0.2);
+  EXPECT_EQ(a.autoscale.scale_in_window_ns, 900'000'000'000);
+  EXPECT_EQ(a.autoscale.scale_out_cooldown_ns, 60'000'000'000);
+  EXPECT_EQ(a.autoscale.scale_in_cooldown_ns, 120'000'000'000);
+  EXPECT_EQ(a.autoscale.min_workers, 1u);
+  EXPECT_EQ(a.autoscale.max_workers, 4u);
   EXPECT_EQ(c.decode.max_exporters, 100u);
   EXPECT_EQ(c.decode.max_templates_per_exporter, 16u);
   EXPECT_EQ(c.decode.max_pending_bytes_per_exporter, 0u);
@@ -198,8 +255,8 @@ TEST(ConfigLoader, FullFileSetsEveryField) {
   ASSERT_EQ(acme.internal_networks.size(), 2u);
   EXPECT_EQ(acme.internal_networks[1], prefix("2001:db8:1::/48"));
   EXPECT_DOUBLE_EQ(acme.target_ingest_rate, 150000.0);
-  EXPECT_EQ(acme.thresholds,
-            (std::map<std::string, double>{{"syn_flood_pps", 5000}, {"ratio", 0.25}}));
+  EXPECT_EQ(acme.thresholds, (std::map<std::string, double>{{"exfiltration_peer_share", 0.25},
+                                                            {"syn_flood_pps", 5000}}));
   ASSERT_EQ(acme.dedup.size(), 2u);
   EXPECT_EQ(acme.dedup[0].exporter, prefix("192.0.2.1"));
   EXPECT_EQ(acme.dedup[0].count, transform::DedupRule::Count::kIngress);
@@ -338,7 +395,7 @@ const RejectCase kRejectCases[] = {
      "prefix length (did you mean '10.1.0.0/16'?)"},
     {"UnknownTopLevelKey", "data_dir: /x\ntenant: []\n",
      "fathom.yaml:2:1: tenant: unknown key (known here: data_dir, log_level, log_format, "
-     "metrics_listen, output, estimate, "
+     "metrics_listen, output, analyze, estimate, "
      "collect, decode, transform, tenants)"},
     {"UnknownNestedKey", "collect:\n  receive_threads: 2\n  listner: [\"0.0.0.0:2055\"]\n",
      "fathom.yaml:3:3: collect.listner: unknown key (known here: listeners, receive_threads, "
@@ -421,6 +478,18 @@ const RejectCase kRejectCases[] = {
      "fathom.yaml:4:25: tenants[0].target_ingest_rate: -5 must be greater than 0"},
     {"ThresholdNotANumber", "tenants:\n  - id: 1\n    name: a\n    thresholds: {syn: high}\n",
      "fathom.yaml:4:23: tenants[0].thresholds.syn: 'high' is not a number"},
+    {"ThresholdUnknown", "tenants:\n  - id: 1\n    name: a\n    thresholds: {syn: 5}\n",
+     "fathom.yaml:4:18: tenants[0].thresholds.syn: 'syn' is not a threshold (one of "
+     "syn_flood_pps, udp_flood_pps, icmp_flood_pps, amplification_pps, scan_probes_per_s, "
+     "scan_min_targets, brute_force_attempts_per_s, exfiltration_bytes_per_s, "
+     "exfiltration_baseline_factor, exfiltration_peer_share, intel_min_records, "
+     "beacon_max_p_value)"},
+    {"AnalyzeDecisionUnknown", "analyze:\n  decision: maybe\n",
+     "fathom.yaml:2:13: analyze.decision: 'maybe' is not one of lower_bound, estimate"},
+    {"AnalyzeWindowNotAMultiple", "analyze:\n  slide_seconds: 2\n  window_seconds: 9\n",
+     "fathom.yaml:2:3: analyze: analyze.levels[0].window must be a whole multiple of its slide"},
+    {"AnalyzeAutoscaleMinAboveMax", "analyze:\n  autoscale: {min_workers: 4, max_workers: 2}\n",
+     "fathom.yaml:2:14: analyze.autoscale: min_workers must not exceed max_workers"},
     {"DomainNotANumber",
      "tenants:\n  - id: 1\n    name: a\n    exporters:\n"
      "      - {address: 192.0.2.1, observation_domains: [x]}\n",

@@ -519,5 +519,28 @@ TEST(BeaconDetector, ForgetsTenant) {
   EXPECT_EQ(found[0].tenant_id, 2u);
 }
 
+TEST(BeaconDetector, ALongSessionReExportedAtTheActiveTimeoutIsNotABeacon) {
+  // One connection (host port 51000) re-exported every 60 s for two hours: periodic records,
+  // but one contact. The same times from a new client port each time are a beacon.
+  for (bool new_port : {false, true}) {
+    BeaconDetector detector;
+    std::vector<BeaconFinding> found;
+    for (int i = 0; i < 120; ++i) {
+      const int64_t t = kStart + int64_t{i} * 60 * kSecond + (i % 7) * kSecond;
+      const uint16_t client = new_port ? static_cast<uint16_t>(40000 + i) : 51000;
+      detector.observe(1, kHost, kPeer, 443, t, client);
+      if (i % 10 == 9) {
+        for (const BeaconFinding& f : detector.evaluate(t)) found.push_back(f);
+      }
+    }
+    if (new_port) {
+      EXPECT_FALSE(found.empty());
+    } else {
+      EXPECT_TRUE(found.empty());
+      EXPECT_EQ(detector.stats().contacts_continued, 119u);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace fathom::detect

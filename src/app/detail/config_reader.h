@@ -1,9 +1,11 @@
 #pragma once
 // The YAML walker behind app/config_loader.h, shared by its two source files
 // (config_loader.cpp: generic readers, process, collect, decode; config_loader_transform.cpp:
-// transform, tenants, enrichment, sampling). Not part of the app interface.
+// transform, tenants, enrichment, sampling; config_loader_analyze.cpp: analyze). Not part of the
+// app interface.
 
 #include <cstdint>
+#include <map>
 #include <span>
 #include <string>
 #include <string_view>
@@ -82,6 +84,10 @@ class Loader {
   void load_collect(const YAML::Node& node, collect::Config& out);
   void load_decode(const YAML::Node& node, decode::Config& out);
   void load_estimate(const YAML::Node& node, Config::Estimate& out);
+  void load_analyze(const YAML::Node& node, Config::Analyze& out);
+  /// A `name: number` map of rule thresholds (detect::set_threshold names) into `out`.
+  void load_thresholds(const YAML::Node& map, const std::string& path,
+                       std::map<std::string, double>& out);
   YAML::Mark load_transform(const YAML::Node& node, transform::Config& out);
   void load_tenant(const YAML::Node& node, const std::string& path, transform::Tenant& out,
                    TenantMarks& marks);

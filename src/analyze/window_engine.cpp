@@ -1,0 +1,510 @@
+#include "analyze/window_engine.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace fathom::analyze {
+namespace {
+
+constexpr size_t kContactFilterSlots = 4096;  // power of two
+constexpr size_t kMaxSpareBuckets = 64;
+
+size_t protocol_class(uint8_t protocol) noexcept {
+  switch (protocol) {
+    case 6: return 0;
+    case 17: return 1;
+    case 1:
+    case 58: return 2;
+    default: return 3;
+  }
+}
+
+bool has_data(const TenantBucket& b) noexcept {
+  return b.totals.records != 0 || b.hosts.size() != 0;
+}
+
+}  // namespace
+
+std::string validate(const AnalyzeConfig& config) {
+  if (config.levels.empty()) return "analyze.levels must name at least one level";
+  for (size_t l = 0; l < config.levels.size(); ++l) {
+    const WindowLevel& lv = config.levels[l];
+    const std::string at = "analyze.levels[" + std::to_string(l) + "]";
+    if (lv.slide_ns < 100'000'000) return at + ".slide must be at least 100ms";
+    if (lv.window_ns < lv.slide_ns || lv.window_ns % lv.slide_ns != 0) {
+      return at + ".window must be a whole multiple of its slide";
+    }
+    if (lv.window_ns / lv.slide_ns > 1024) return at + ".window may hold at most 1024 slides";
+    if (l > 0) {
+      const WindowLevel& prev = config.levels[l - 1];
+      if (lv.slide_ns % prev.slide_ns != 0) {
+        return at + ".slide must be a whole multiple of levels[" + std::to_string(l - 1) +
+               "].slide";
+      }
+    }
+  }
+  if (config.max_internal_hosts == 0) return "analyze.max_internal_hosts must be at least 1";
+  if (config.max_tenants == 0) return "analyze.max_tenants must be at least 1";
+  if (config.heavy_hitters == 0) return "analyze.heavy_hitters must be at least 1";
+  return {};
+}
+
+void TenantTotals::merge(const TenantTotals& other) noexcept {
+  total.merge(other.total);
+  for (size_t i = 0; i < by_direction.size(); ++i) by_direction[i].merge(other.by_direction[i]);
+  for (size_t i = 0; i < by_protocol.size(); ++i) by_protocol[i].merge(other.by_protocol[i]);
+  records += other.records;
+  if (first_arrival_ns == 0 ||
+      (other.first_arrival_ns != 0 && other.first_arrival_ns < first_arrival_ns)) {
+    first_arrival_ns = other.first_arrival_ns;
+  }
+}
+
+std::string_view protocol_class_name(size_t idx) noexcept {
+  static constexpr std::string_view kNames[4] = {"tcp", "udp", "icmp", "other"};
+  return idx < 4 ? kNames[idx] : std::string_view{"other"};
+}
+
+flow::IpAddress port_key(uint8_t protocol, uint16_t port) noexcept {
+  return flow::IpAddress::from_v4(uint32_t{protocol} << 16 | port);
+}
+
+TenantBucket::TenantBucket(const AnalyzeConfig& config)
+    : top_sources(config.heavy_hitters),
+      top_destinations(config.heavy_hitters),
+      top_ports(config.heavy_hitters),
+      hosts(config.max_internal_hosts, config.max_external_hosts) {}
+
+void TenantBucket::merge(const TenantBucket& other) {
+  totals.merge(other.totals);
+  top_sources.merge(other.top_sources);
+  top_destinations.merge(other.top_destinations);
+  top_ports.merge(other.top_ports);
+  hosts.merge(other.hosts);
+}
+
+void TenantBucket::clear() noexcept {
+  totals = TenantTotals{};
+  top_sources.clear();
+  top_destinations.clear();
+  top_ports.clear();
+  hosts.clear();
+}
+
+const PeerBits* TenantWindow::history_of(const flow::IpAddress& host) const {
+  if (history == nullptr) return nullptr;
+  const auto it = history->find(host);
+  return it == history->end() ? nullptr : &it->second;
+}
+
+/// One level's buckets of one tenant.
+struct LevelState {
+  std::deque<std::unique_ptr<TenantBucket>> ring;  ///< closed slides, oldest first
+  std::unique_ptr<TenantBucket> partial;           ///< levels > 0: the slide being merged
+};
+
+struct AnalysisEngine::TenantState {
+  uint32_t tenant_id = 0;
+  std::unique_ptr<TenantBucket> current;  ///< the open level-0 slide
+  std::vector<LevelState> levels;
+  std::unordered_map<flow::IpAddress, PeerBits, flow::IpAddressHash> history;
+};
+
+AnalysisEngine::AnalysisEngine(const AnalyzeConfig& config, WindowSink on_window,
+                               ContactSink on_contacts)
+    : config_(config),
+      on_window_(std::move(on_window)),
+      on_contacts_(std::move(on_contacts)),
+      contact_filter_(kContactFilterSlots, 0) {
+  for (size_t l = 0; l < config_.levels.size(); ++l) {
+    scratch_.push_back(std::make_unique<TenantBucket>(config_));
+  }
+}
+
+AnalysisEngine::~AnalysisEngine() = default;
+
+std::unique_ptr<TenantBucket> AnalysisEngine::acquire() {
+  if (spare_.empty()) return std::make_unique<TenantBucket>(config_);
+  std::unique_ptr<TenantBucket> b = std::move(spare_.back());
+  spare_.pop_back();
+  return b;
+}
+
+void AnalysisEngine::recycle(std::unique_ptr<TenantBucket> bucket) {
+  if (!bucket || spare_.size() >= kMaxSpareBuckets) return;
+  bucket->clear();
+  spare_.push_back(std::move(bucket));
+}
+
+AnalysisEngine::TenantState* AnalysisEngine::tenant(uint32_t tenant_id) {
+  if (tenant_id == last_tenant_id_ && last_tenant_ != nullptr) return last_tenant_;
+  auto it = tenants_.find(tenant_id);
+  if (it == tenants_.end()) {
+    if (tenants_.size() >= config_.max_tenants) return nullptr;
+    auto state = std::make_unique<TenantState>();
+    state->tenant_id = tenant_id;
+    state->current = acquire();
+    state->levels.resize(config_.levels.size());
+    for (size_t l = 1; l < state->levels.size(); ++l) state->levels[l].partial = acquire();
+    it = tenants_.emplace(tenant_id, std::move(state)).first;
+    stats_.tenants = tenants_.size();
+  }
+  last_tenant_id_ = tenant_id;
+  last_tenant_ = it->second.get();
+  return last_tenant_;
+}
+
+int64_t AnalysisEngine::open_slide_end_ns() const noexcept {
+  return started_ ? (slide_index_ + 1) * config_.levels[0].slide_ns : 0;
+}
+
+std::vector<uint32_t> AnalysisEngine::tenants() const {
+  std::vector<uint32_t> ids;
+  ids.reserve(tenants_.size());
+  for (const auto& [id, state] : tenants_) ids.push_back(id);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+int64_t AnalysisEngine::max_pending_slides() const noexcept {
+  // Slides until the longest level has emitted its last window over data now held.
+  const WindowLevel& last = config_.levels.back();
+  return (last.window_ns + last.slide_ns) / config_.levels[0].slide_ns + 1;
+}
+
+void AnalysisEngine::move_to_slide(int64_t index) {
+  if (!started_) {
+    started_ = true;
+    slide_index_ = index;
+    return;
+  }
+  if (index <= slide_index_) return;
+  if (index - slide_index_ > max_pending_slides()) {
+    // A gap longer than every window: emit what is held, then jump without closing the
+    // empty slides one by one.
+    flush();
+    stats_.slides_skipped += static_cast<uint64_t>(index - slide_index_);
+    slide_index_ = index;
+    return;
+  }
+  while (slide_index_ < index) close_slide();
+}
+
+void AnalysisEngine::add(const flow::FlowBatch& batch) {
+  const int64_t slide_ns = config_.levels[0].slide_ns;
+  for (const flow::FlowRecord& r : batch.records()) {
+    ++stats_.records;
+    if (r.tenant_id == 0) {
+      ++stats_.records_no_tenant;
+      continue;
+    }
+    const int64_t index = r.arrival_ns >= 0 ? r.arrival_ns / slide_ns : 0;
+    if (!started_ || index > slide_index_) {
+      move_to_slide(index);
+    } else if (index < slide_index_) {
+      ++stats_.records_late;
+    }
+    TenantState* state = tenant(r.tenant_id);
+    if (state == nullptr) {
+      ++stats_.records_tenant_overflow;
+      continue;
+    }
+    add_record(*state, r);
+  }
+}
+
+void AnalysisEngine::add_record(TenantState& state, const flow::FlowRecord& r) {
+  const estimate::RecordTerms terms = estimate::record_terms(r, config_.model);
+  if (!terms.valid) {
+    ++stats_.records_bad_rate;
+    return;
+  }
+  ++stats_.records_analysed;
+  TenantBucket& b = *state.current;
+  TenantTotals& t = b.totals;
+  // A record a de-duplication rule excludes (the same traffic is counted from another
+  // exporter) adds no volume anywhere, but still shows who talked to whom: peers, ports,
+  // flags and intel contacts.
+  const bool counted = (r.flags & flow::record_flags::kNotCounted) == 0;
+  const float scale = counted ? 1.0f : 0.0f;
+  if (counted) {
+    t.total.add(terms);
+    t.by_direction[static_cast<size_t>(r.direction) % 5].add(terms);
+    t.by_protocol[protocol_class(r.ip_protocol)].add(terms);
+  } else {
+    ++stats_.records_not_counted;
+  }
+  ++t.records;
+  if (t.first_arrival_ns == 0 || r.arrival_ns < t.first_arrival_ns)
+    t.first_arrival_ns = r.arrival_ns;
+  const double bytes = terms.bytes.weighted;
+  if (counted) {
+    b.top_sources.add(r.src, bytes);
+    b.top_destinations.add(r.dst, bytes);
+    b.top_ports.add(port_key(r.ip_protocol, estimate::service_port(r)), bytes);
+  }
+
+  const bool src_internal = (r.intel_flags & flow::intel_flags::kSrcInternal) != 0;
+  const bool dst_internal = (r.intel_flags & flow::intel_flags::kDstInternal) != 0;
+  if (!src_internal && !dst_internal) return;  // transit: tenant totals only
+
+  const uint64_t hs = hash_address(r.src);
+  const uint64_t hd = hash_address(r.dst);
+  const uint64_t sport = hash_port(r.src_port);
+  const uint64_t dport = hash_port(r.dst_port);
+  const float weight = static_cast<float>(terms.weight);
+  const float w = weight * scale;
+  const bool tcp = r.ip_protocol == 6;
+  const uint16_t flags = r.tcp_flags;
+  const bool syn_only =
+      tcp && (flags & estimate::tcp_flag::kSyn) != 0 && (flags & estimate::tcp_flag::kAck) == 0;
+  const bool rst = tcp && (flags & 0x04) != 0;
+  const float pkts = static_cast<float>(terms.packets.weighted) * scale;
+  const float byts = static_cast<float>(bytes) * scale;
+  const float flow_w =
+      terms.tcp_flow_arrival ? static_cast<float>(terms.flows.weighted) * scale : 0.0f;
+  const float var_pkts = static_cast<float>(terms.packets.variance) * scale;
+  const float var_bytes = static_cast<float>(terms.bytes.variance) * scale;
+  const bool auth = tcp && !auth_service(r.dst_port).empty();
+
+  const auto common = [&](HostSlot& s) {
+    ++s.records;
+    s.tcp_records += tcp ? 1 : 0;
+    s.syn_only_records += syn_only ? 1 : 0;
+    s.rst_records += rst ? 1 : 0;
+    if (weight > s.max_weight) s.max_weight = weight;
+    if (s.first_arrival_ns == 0 || r.arrival_ns < s.first_arrival_ns) {
+      s.first_arrival_ns = r.arrival_ns;
+    }
+  };
+  // The heaviest peer by bytes: a one-counter Misra–Gries summary (finds a majority peer).
+  const auto top_peer = [&](HostSlot& s, const flow::IpAddress& peer, uint16_t remote_port,
+                            bool sent) {
+    if (s.top_peer == peer) {
+      s.top_peer_bytes += byts;
+      if (sent) s.top_peer_bytes_out += byts;
+    } else if (s.top_peer_bytes > byts) {
+      s.top_peer_bytes -= byts;
+      s.top_peer_bytes_out = std::min(s.top_peer_bytes_out, s.top_peer_bytes);
+    } else {
+      s.top_peer = peer;
+      s.top_peer_bytes = byts - s.top_peer_bytes;
+      s.top_peer_bytes_out = sent ? s.top_peer_bytes : 0.0f;
+      s.top_remote_port = remote_port;
+    }
+  };
+  const bool dst_listed = (r.intel_flags & flow::intel_flags::kDstListed) != 0;
+  const bool src_listed = (r.intel_flags & flow::intel_flags::kSrcListed) != 0;
+
+  // The source, as sender.
+  if (HostSlot* s = b.hosts.find_or_insert(r.src, hs, src_internal)) {
+    common(*s);
+    s->packets_out += pkts;
+    s->bytes_out += byts;
+    s->var_packets_out += var_pkts;
+    s->var_bytes_out += var_bytes;
+    s->flows_out += flow_w;
+    if (syn_only) {
+      s->probes_out += w;
+      ++s->syn_only_out;
+    }
+    if (auth && flow_w > 0) {
+      s->auth_out += flow_w;
+      s->auth_port_out = r.dst_port;
+    }
+    s->peers.add(hd);
+    s->remote_ports.add(dport);
+    s->local_ports.add(sport);
+    s->peer_histogram.add(hd);
+    s->port_histogram.add(dport);
+    s->peer_bits.add(hd);
+    if (!dst_internal) {
+      s->bytes_out_external += byts;
+      top_peer(*s, r.dst, r.dst_port, true);
+    }
+    // Contact with a listed address counts when the host reached out to it (an inbound
+    // probe from a listed scanner is not a contact the host made).
+    if (dst_listed && src_internal) {
+      s->intel_packets += pkts;
+      ++s->intel_records;
+      s->intel_categories |= r.dst_intel;
+      s->intel_peer = r.dst;
+    }
+  }
+  // The destination, as receiver.
+  if (HostSlot* d = b.hosts.find_or_insert(r.dst, hd, dst_internal)) {
+    common(*d);
+    d->packets_in += pkts;
+    d->bytes_in += byts;
+    d->var_packets_in += var_pkts;
+    d->var_bytes_in += var_bytes;
+    d->flows_in += flow_w;
+    if (syn_only) {
+      d->inbound[static_cast<size_t>(InboundClass::kSynOnly)] += pkts;
+    } else if (r.ip_protocol == 17) {
+      if (!amplification_service(r.src_port).empty()) {
+        d->inbound[static_cast<size_t>(InboundClass::kAmplification)] += pkts;
+        if (pkts > d->amp_port_packets || d->amp_port == r.src_port) {
+          d->amp_port = r.src_port;
+          d->amp_port_packets = pkts;
+        }
+      } else {
+        d->inbound[static_cast<size_t>(InboundClass::kUdp)] += pkts;
+      }
+    } else if (r.ip_protocol == 1 || r.ip_protocol == 58) {
+      d->inbound[static_cast<size_t>(InboundClass::kIcmp)] += pkts;
+    }
+    if (auth && flow_w > 0) {
+      d->auth_in += flow_w;
+      d->auth_port_in = r.dst_port;
+    }
+    d->peers.add(hs);
+    d->remote_ports.add(sport);
+    d->local_ports.add(dport);
+    d->peer_histogram.add(hs);
+    d->port_histogram.add(sport);
+    d->peer_bits.add(hs);
+    if (!src_internal) top_peer(*d, r.src, r.src_port, false);
+    // A listed peer's packets to an internal host count unless they are bare SYNs (probes):
+    // replies and established sessions are contact.
+    if (src_listed && dst_internal && !syn_only) {
+      d->intel_packets += pkts;
+      ++d->intel_records;
+      d->intel_categories |= r.src_intel;
+      d->intel_peer = r.src;
+    }
+  }
+
+  // Outbound contacts for the beaconing detector, one per (host, peer) and slide at most.
+  if (on_contacts_ && src_internal && !dst_internal && (tcp || r.ip_protocol == 17)) {
+    // Keyed by the client port too, so that a new connection within the slide is not
+    // hidden behind an earlier one.
+    const uint64_t pair = ((hs * 0x9E3779B97F4A7C15ULL) ^ hd) + sport;
+    uint64_t& seen = contact_filter_[pair & (kContactFilterSlots - 1)];
+    if (seen != pair) {
+      seen = pair;
+      if (contacts_.size() < config_.max_contacts_per_slide) {
+        contacts_.push_back({r.tenant_id, r.dst_port, r.src_port, r.src, r.dst, r.arrival_ns});
+        ++stats_.contacts;
+      } else {
+        ++stats_.contacts_dropped;
+      }
+    }
+  }
+}
+
+void AnalysisEngine::push_slide(TenantState& state, size_t level,
+                                std::unique_ptr<TenantBucket> slide, int64_t end_ns) {
+  const WindowLevel& cfg = config_.levels[level];
+  LevelState& ls = state.levels[level];
+  if (level + 1 < state.levels.size()) state.levels[level + 1].partial->merge(*slide);
+  ls.ring.push_back(std::move(slide));
+  const size_t keep = static_cast<size_t>(cfg.window_ns / cfg.slide_ns);
+  while (ls.ring.size() > keep) {
+    if (level == 0) remember_peers(state, *ls.ring.front());
+    recycle(std::move(ls.ring.front()));
+    ls.ring.pop_front();
+  }
+  bool any = false;
+  for (const auto& b : ls.ring) any = any || has_data(*b);
+  if (any && on_window_) {
+    TenantBucket& merged = *scratch_[level];
+    merged.clear();
+    for (const auto& b : ls.ring) {
+      if (has_data(*b)) merged.merge(*b);
+    }
+    TenantWindow window;
+    window.tenant_id = state.tenant_id;
+    window.level = level;
+    window.start_ns = end_ns - cfg.window_ns;
+    window.end_ns = end_ns;
+    window.bucket = &merged;
+    window.history = level == 0 ? &state.history : nullptr;
+    ++stats_.windows_closed;
+    on_window_(window);
+    stats_.hosts_evicted += merged.hosts.stats().evicted;
+    stats_.hosts_rejected += merged.hosts.stats().rejected;
+  }
+  if (level + 1 < state.levels.size() && end_ns % config_.levels[level + 1].slide_ns == 0) {
+    std::unique_ptr<TenantBucket> next = std::move(state.levels[level + 1].partial);
+    state.levels[level + 1].partial = acquire();
+    push_slide(state, level + 1, std::move(next), end_ns);
+  }
+}
+
+void AnalysisEngine::remember_peers(TenantState& state, const TenantBucket& bucket) {
+  bucket.hosts.for_each([&](const HostSlot& s) {
+    if (s.internal == 0 || s.peer_bits.empty()) return;
+    auto it = state.history.find(s.host);
+    if (it == state.history.end()) {
+      if (state.history.size() >= config_.max_history_hosts) return;
+      it = state.history.emplace(s.host, PeerBits{}).first;
+    }
+    it->second.merge(s.peer_bits);
+  });
+}
+
+void AnalysisEngine::close_slide() {
+  const int64_t end_ns = (slide_index_ + 1) * config_.levels[0].slide_ns;
+  // Tenants in id order, so that windows (and the incidents they raise) come out in the
+  // same order on every run.
+  for (uint32_t id : tenants()) {
+    TenantState& state = *tenants_.at(id);
+    stats_.hosts_evicted += state.current->hosts.stats().evicted;
+    stats_.hosts_rejected += state.current->hosts.stats().rejected;
+    std::unique_ptr<TenantBucket> slide = std::move(state.current);
+    state.current = acquire();
+    push_slide(state, 0, std::move(slide), end_ns);
+  }
+  if (on_contacts_ && !contacts_.empty()) on_contacts_(contacts_, end_ns);
+  contacts_.clear();
+  std::fill(contact_filter_.begin(), contact_filter_.end(), 0);
+  ++slide_index_;
+  ++stats_.slides_closed;
+  update_memory_stats();
+}
+
+void AnalysisEngine::advance(int64_t now_ns) {
+  if (!started_) return;
+  const int64_t index = now_ns / config_.levels[0].slide_ns;
+  move_to_slide(index);
+}
+
+bool AnalysisEngine::holds_data() const noexcept {
+  for (const auto& [id, state] : tenants_) {
+    if (has_data(*state->current)) return true;
+    for (const LevelState& ls : state->levels) {
+      if (ls.partial && has_data(*ls.partial)) return true;
+      for (const auto& b : ls.ring) {
+        if (has_data(*b)) return true;
+      }
+    }
+  }
+  return false;
+}
+
+void AnalysisEngine::flush() {
+  if (!started_) return;
+  const int64_t limit = max_pending_slides();
+  for (int64_t n = 0; n < limit && holds_data(); ++n) close_slide();
+}
+
+void AnalysisEngine::update_memory_stats() {
+  uint64_t bytes = 0;
+  uint64_t history = 0;
+  const auto add = [&](const TenantBucket& b) { bytes += b.hosts.memory_bytes(); };
+  for (const auto& [id, state] : tenants_) {
+    add(*state->current);
+    for (const LevelState& ls : state->levels) {
+      if (ls.partial) add(*ls.partial);
+      for (const auto& b : ls.ring) add(*b);
+    }
+    history += state->history.size();
+  }
+  for (const auto& b : scratch_) add(*b);
+  for (const auto& b : spare_) add(*b);
+  stats_.memory_bytes = bytes;
+  stats_.history_hosts = history;
+}
+
+}  // namespace fathom::analyze
