@@ -93,6 +93,9 @@ struct HostWindow {
   /// Estimated connections this host accepted on an auth port / opened to one, per window.
   estimate::Estimate auth_flows_in;
   estimate::Estimate auth_flows_out;
+  /// Distinct client ports seen connecting to an auth port of this host (HyperLogLog): how
+  /// many sessions at least, whatever the sampling.
+  double auth_sessions_observed = 0.0;
   uint16_t auth_port_in = 0;  ///< the auth port of those connections
   uint16_t auth_port_out = 0;
   /// Sampled records the host took part in, and of those: TCP, SYN-only sent, intel.

@@ -54,7 +54,9 @@ void HostSlot::merge(const HostSlot& o) noexcept {
   flows_out += o.flows_out;
   for (size_t c = 0; c < kInboundClassCount; ++c) inbound[c] += o.inbound[c];
   probes_out += o.probes_out;
-  if (o.auth_in > 0 && auth_port_in == 0) auth_port_in = o.auth_port_in;
+  for (size_t i = 0; i < auth_records.size(); ++i) {
+    auth_records[i] = static_cast<uint16_t>(std::min(0xffff, auth_records[i] + o.auth_records[i]));
+  }
   if (o.auth_out > 0 && auth_port_out == 0) auth_port_out = o.auth_port_out;
   auth_in += o.auth_in;
   auth_out += o.auth_out;
@@ -90,6 +92,7 @@ void HostSlot::merge(const HostSlot& o) noexcept {
   peers.merge(o.peers);
   remote_ports.merge(o.remote_ports);
   local_ports.merge(o.local_ports);
+  auth_sessions.merge(o.auth_sessions);
   peer_histogram.merge(o.peer_histogram);
   port_histogram.merge(o.port_histogram);
   peer_bits.merge(o.peer_bits);
@@ -159,7 +162,13 @@ HostWindow host_window(const HostSlot& s, double window_s, const PeerBits* histo
     h.inbound[c] = poisson_estimate(s.inbound[c], s.inbound[c] / w, w, options);
   }
   h.amplification_port = s.amp_port;
-  h.auth_port_in = s.auth_port_in;
+  constexpr uint16_t kAuthPorts[3] = {22, 23, 3389};
+  size_t busiest = 0;
+  for (size_t i = 1; i < s.auth_records.size(); ++i) {
+    if (s.auth_records[i] > s.auth_records[busiest]) busiest = i;
+  }
+  h.auth_port_in = s.auth_records[busiest] > 0 ? kAuthPorts[busiest] : 0;
+  h.auth_sessions_observed = s.auth_sessions.estimate();
   h.auth_port_out = s.auth_port_out;
   h.records = s.records;
   h.syn_only_records_out = s.syn_only_out;

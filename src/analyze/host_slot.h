@@ -52,7 +52,9 @@ struct HostSlot {
   uint32_t syn_only_out = 0;  ///< of those, sent by this host
   uint32_t intel_records = 0;
   uint16_t amp_port = 0;  ///< reflection source port with the heaviest record
-  uint16_t auth_port_in = 0;
+  /// Sampled records to this host's SSH, Telnet and RDP ports (saturating): the busiest
+  /// names a brute force's service.
+  std::array<uint16_t, 3> auth_records{};
   uint16_t auth_port_out = 0;
   uint16_t top_remote_port = 0;
   uint16_t intel_categories = 0;
@@ -63,6 +65,7 @@ struct HostSlot {
   HyperLogLog<32> peers;
   HyperLogLog<32> remote_ports;
   HyperLogLog<32> local_ports;
+  HyperLogLog<32> auth_sessions;  ///< client ports of records to an auth port of this host
   EntropyHistogram<8> peer_histogram;
   EntropyHistogram<8> port_histogram;
   PeerBits peer_bits;

@@ -318,7 +318,9 @@ void AnalysisEngine::add_record(TenantState& state, const flow::FlowRecord& r) {
     s->peer_histogram.add(hd);
     s->port_histogram.add(dport);
     s->peer_bits.add(hd);
-    if (!dst_internal) {
+    // Bytes the host sends outside as the *client* of the conversation (the peer's port is
+    // the service port): uploads. A server's responses to its clients are not.
+    if (!dst_internal && estimate::service_port(r) == r.dst_port) {
       s->bytes_out_external += byts;
       top_peer(*s, r.dst, r.dst_port, true);
     }
@@ -354,9 +356,13 @@ void AnalysisEngine::add_record(TenantState& state, const flow::FlowRecord& r) {
     } else if (r.ip_protocol == 1 || r.ip_protocol == 58) {
       d->inbound[static_cast<size_t>(InboundClass::kIcmp)] += pkts;
     }
-    if (auth && flow_w > 0) {
+    if (auth) {
+      // Each connection comes from its own client port: distinct client ports are distinct
+      // sessions, a fact under any sampling (a lower bound of the true number).
+      d->auth_sessions.add(sport);
+      const size_t service = r.dst_port == 22 ? 0 : (r.dst_port == 23 ? 1 : 2);
+      if (d->auth_records[service] < 0xffff) ++d->auth_records[service];
       d->auth_in += flow_w;
-      d->auth_port_in = r.dst_port;
     }
     d->peers.add(hs);
     d->remote_ports.add(sport);
@@ -418,6 +424,7 @@ void AnalysisEngine::push_slide(TenantState& state, size_t level,
     window.level = level;
     window.start_ns = end_ns - cfg.window_ns;
     window.end_ns = end_ns;
+    window.slide_ns = cfg.slide_ns;
     window.bucket = &merged;
     window.history = level == 0 ? &state.history : nullptr;
     ++stats_.windows_closed;

@@ -30,10 +30,12 @@ struct WindowLevel {
 
 /// Settings of the analysis windows (fathom.yaml `analyze`, docs/configuration.md).
 struct AnalyzeConfig {
-  /// Level 0 (S = 2 s, W = 10 s) for floods and fast scans; 5 min for slow scans, brute force
-  /// and exfiltration under heavy sampling; 1 h for beaconing and slow exfiltration.
+  /// Level 0 (S = 2 s, W = 10 s) for floods and fast scans; 1 min for scans and brute force
+  /// under sampling; 5 min and 1 h for slow scans, brute force and exfiltration under heavy
+  /// sampling (docs/features.md "Windows").
   std::vector<WindowLevel> levels = {{2'000'000'000, 10'000'000'000},
-                                     {30'000'000'000, 300'000'000'000},
+                                     {10'000'000'000, 60'000'000'000},
+                                     {60'000'000'000, 300'000'000'000},
                                      {300'000'000'000, 3'600'000'000'000}};
   /// Hosts tracked per tenant per bucket (slide or window), internal and external; beyond
   /// that one-off hosts are evicted or new ones not tracked, counted (HostTable).
@@ -94,6 +96,7 @@ struct TenantWindow {
   size_t level = 0;
   int64_t start_ns = 0;
   int64_t end_ns = 0;
+  int64_t slide_ns = 0;  ///< the level's slide: the next window of this level ends then
   const TenantBucket* bucket = nullptr;
   /// Peer history of internal hosts before this window (level 0 only; null elsewhere).
   const std::unordered_map<flow::IpAddress, PeerBits, flow::IpAddressHash>* history = nullptr;

@@ -61,6 +61,10 @@ struct Detection {
   std::string detail;       ///< sub-type ("dns", "ssh", ...), may be empty
   int64_t window_start_ns = 0;
   int64_t window_end_ns = 0;  ///< the detection's time
+  /// How often the detector looks again (its window's slide): an incident stays open for at
+  /// least two of these after its last detection, so a detector that runs every 5 minutes
+  /// does not close and reopen its incident between runs. 0 = unknown.
+  int64_t repeat_ns = 0;
   /// 0..100: how bad, from how far the evidence's lower bound exceeds the threshold.
   double severity = 0.0;
   /// Arrival time of the earliest sampled record behind this finding (for flow-to-alert

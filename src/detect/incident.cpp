@@ -105,6 +105,7 @@ Incident IncidentTracker::open_incident(const Detection& d) {
   inc.detections = 1;
   inc.first_arrival_ns = d.first_arrival_ns;
   inc.detected_ns = d.window_end_ns;
+  inc.repeat_ns = d.repeat_ns;
   inc.latest = d;
   inc.peak = d;
   return inc;
@@ -112,6 +113,7 @@ Incident IncidentTracker::open_incident(const Detection& d) {
 
 void IncidentTracker::merge(Incident& inc, const Detection& d) {
   ++inc.detections;
+  inc.repeat_ns = std::max(inc.repeat_ns, d.repeat_ns);
   if (d.first_arrival_ns != 0 &&
       (inc.first_arrival_ns == 0 || d.first_arrival_ns < inc.first_arrival_ns)) {
     inc.first_arrival_ns = d.first_arrival_ns;
@@ -209,7 +211,8 @@ std::vector<IncidentEvent> IncidentTracker::advance(int64_t now_ns) {
   // A scan per slide: O(open incidents) a few times a minute, and the map's order is the
   // event order.
   for (auto it = open_.begin(); it != open_.end();) {
-    if (quiet_for(it->second.incident.last_seen_ns, config_.quiet_period_ns, now_ns)) {
+    const Incident& inc = it->second.incident;
+    if (quiet_for(inc.last_seen_ns, std::max(config_.quiet_period_ns, 2 * inc.repeat_ns), now_ns)) {
       events.push_back(emit(IncidentEventKind::kClose, it->second));
       it = open_.erase(it);
     } else {

@@ -47,6 +47,9 @@ struct Incident {
   int64_t first_arrival_ns = 0;  ///< earliest `Detection::first_arrival_ns` (0 when unknown)
   /// Detection that opened the incident: its window end is when the incident was known.
   int64_t detected_ns = 0;
+  /// Longest `Detection::repeat_ns` merged: the incident closes after max(quiet period, 2 ×
+  /// this) without a detection.
+  int64_t repeat_ns = 0;
   /// The latest detection: the greatest window end (the later one observed on a tie), with
   /// its evidence, top peers and ports. `severity` and `detail` are its.
   Detection latest;
@@ -103,7 +106,8 @@ class IncidentTracker {
   /// first arrival) but does not move last_seen_ns, severity or `latest` back. A detection
   /// that would open an incident beyond `max_open` is dropped and counted.
   std::vector<IncidentEvent> observe(std::span<const Detection> detections);
-  /// Closes every open incident with last_seen_ns + quiet_period_ns <= `now_ns` (end_ns =
+  /// Closes every open incident with last_seen_ns + max(quiet_period_ns, 2 × repeat_ns) <=
+  /// `now_ns` (end_ns =
   /// last_seen_ns, version + 1), forgets it, and returns the close events in the order of
   /// `observe`. Call once per slide with the analysis clock, before `observe` of the
   /// detections of windows ending at `now_ns`: a detection after the quiet period then

@@ -23,6 +23,7 @@ constexpr ThresholdField kFields[] = {
     {"scan_probes_per_s", &RuleThresholds::scan_probes_per_s},
     {"scan_min_targets", &RuleThresholds::scan_min_targets},
     {"brute_force_attempts_per_s", &RuleThresholds::brute_force_attempts_per_s},
+    {"brute_force_min_sessions", &RuleThresholds::brute_force_min_sessions},
     {"exfiltration_bytes_per_s", &RuleThresholds::exfiltration_bytes_per_s},
     {"exfiltration_baseline_factor", &RuleThresholds::exfiltration_baseline_factor},
     {"exfiltration_peer_share", &RuleThresholds::exfiltration_peer_share},
@@ -159,7 +160,8 @@ void RuleEngine::evaluate(const analyze::TenantWindow& window, std::vector<Detec
     const bool scan_candidate = double{s.probes_out} * per_s > th.scan_probes_per_s &&
                                 s.syn_only_out >= th.scan_min_targets;
     const bool brute_candidate =
-        s.internal != 0 && double{s.auth_in} * per_s > th.brute_force_attempts_per_s;
+        s.internal != 0 &&
+        (double{s.auth_in} * per_s > th.brute_force_attempts_per_s || !s.auth_sessions.empty());
     const bool exfil_candidate =
         s.internal != 0 && double{s.bytes_out_external} * per_s > th.exfiltration_bytes_per_s;
     const bool intel_candidate =
@@ -236,22 +238,28 @@ void RuleEngine::evaluate(const analyze::TenantWindow& window, std::vector<Detec
         scan(DetectionType::kVerticalScan, "vertical scan", ports);
       }
     }
-
-    if (brute_candidate && over(h.auth_flows_in, th.brute_force_attempts_per_s, per_s)) {
+    if (brute_candidate && (over(h.auth_flows_in, th.brute_force_attempts_per_s, per_s) ||
+                            h.auth_sessions_observed >= th.brute_force_min_sessions)) {
       Detection d = base(window, DetectionType::kBruteForce, h);
       d.detail = std::string(analyze::auth_service(h.auth_port_in));
       const double lower = (config_.decision == Decision::kLowerBound ? h.auth_flows_in.ci_low
                                                                       : h.auth_flows_in.value) *
                            per_s;
-      d.severity = severity_from_ratio(lower / th.brute_force_attempts_per_s, 45.0);
+      d.severity = severity_from_ratio(
+          std::max(lower / th.brute_force_attempts_per_s,
+                   h.auth_sessions_observed / std::max(1.0, th.brute_force_min_sessions)),
+          45.0);
       d.evidence.push_back(
           rate_evidence("attempts_per_s", h.auth_flows_in, secs, th.brute_force_attempts_per_s));
+      d.evidence.push_back(
+          plain("sessions_observed", h.auth_sessions_observed, th.brute_force_min_sessions));
       add_feature_evidence(d, h, Feature::kDistinctPeers);
       add_feature_evidence(d, h, Feature::kMeanPacketBytes);
       d.top_ports.insert(d.top_ports.begin(),
                          {std::to_string(h.auth_port_in), h.auth_flows_in.value});
       d.summary = d.detail + " brute force against " + h.host.to_string() + ": " +
-                  human(h.auth_flows_in.value * per_s) + " attempts/s";
+                  human(h.auth_flows_in.value * per_s) + " attempts/s, " +
+                  human(h.auth_sessions_observed) + " sessions seen";
       out.push_back(std::move(d));
     }
 
@@ -300,9 +308,42 @@ void RuleEngine::evaluate(const analyze::TenantWindow& window, std::vector<Detec
       out.push_back(std::move(d));
     }
   });
+  suppress_repeats(window, out, before);
   for (size_t i = before; i < out.size(); ++i) {
+    out[i].repeat_ns = window.slide_ns;
     ++stats_.detections;
     ++stats_.by_type[static_cast<size_t>(out[i].type)];
+  }
+}
+
+void RuleEngine::suppress_repeats(const analyze::TenantWindow& window, std::vector<Detection>& out,
+                                  size_t first) {
+  const size_t level = std::min(window.level, kMaxLevels - 1);
+  size_t kept = first;
+  for (size_t i = first; i < out.size(); ++i) {
+    const FindingKey key{out[i].tenant_id, out[i].type, out[i].subject};
+    auto [it, inserted] = last_found_.try_emplace(key);
+    if (inserted) it->second.fill(INT64_MIN);
+    bool shorter = false;
+    for (size_t l = 0; l < level; ++l) shorter = shorter || it->second[l] > window.start_ns;
+    it->second[level] = std::max(it->second[level], window.end_ns);
+    if (shorter) {
+      ++stats_.suppressed;
+      continue;
+    }
+    if (kept != i) out[kept] = std::move(out[i]);
+    ++kept;
+  }
+  out.resize(kept);
+  // Forget findings older than the longest window, now and then.
+  longest_window_ns_ = std::max(longest_window_ns_, window.end_ns - window.start_ns);
+  if (window.end_ns - last_prune_ns_ > longest_window_ns_) {
+    last_prune_ns_ = window.end_ns;
+    const int64_t horizon = window.end_ns - longest_window_ns_;
+    for (auto it = last_found_.begin(); it != last_found_.end();) {
+      const int64_t newest = *std::max_element(it->second.begin(), it->second.end());
+      it = newest < horizon ? last_found_.erase(it) : std::next(it);
+    }
   }
 }
 
@@ -316,6 +357,10 @@ void RuleEngine::beacons(std::span<const BeaconFinding> findings,
     d.subject = f.host;
     d.window_start_ns = f.first_ns;
     d.window_end_ns = f.last_ns;
+    // Observed contacts come about span / observations apart: the incident waits for two.
+    d.repeat_ns = f.observations > 1
+                      ? (f.last_ns - f.first_ns) / static_cast<int64_t>(f.observations - 1)
+                      : f.period_ns;
     d.first_arrival_ns = f.first_ns;
     const double strength = -std::log10(std::max(f.p_value, 1e-300));
     d.severity = std::min(90.0, 40.0 + 3.0 * strength);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -30,10 +31,12 @@ struct RuleThresholds {
   double udp_flood_pps = 2000.0;      ///< UDP packets/s to one host (not from reflector ports)
   double icmp_flood_pps = 1000.0;     ///< ICMP packets/s to one host
   double amplification_pps = 1000.0;  ///< UDP packets/s from reflection ports to one host
-  double scan_probes_per_s = 20.0;    ///< SYN-only connection attempts/s from one host
+  double scan_probes_per_s = 5.0;     ///< SYN-only connection attempts/s from one host
   double scan_min_targets = 8.0;      ///< distinct hosts (horizontal) or ports (vertical) seen
   double brute_force_attempts_per_s = 0.3;  ///< connections/s to an SSH/RDP/Telnet port
-  double exfiltration_bytes_per_s = 1e6;    ///< bytes/s sent by one internal host outside
+  /// ... or at least this many distinct sessions (client ports) to one seen in a window.
+  double brute_force_min_sessions = 20.0;
+  double exfiltration_bytes_per_s = 1e6;  ///< bytes/s sent by one internal host outside
   /// ... and at least this many times the host's usual outbound rate (once one is known).
   double exfiltration_baseline_factor = 10.0;
   /// ... and the heaviest peer carries at least this share of it (few peers).
@@ -68,6 +71,9 @@ struct RuleStats {
   uint64_t windows = 0;
   uint64_t hosts_examined = 0;
   uint64_t detections = 0;
+  /// Findings on a longer window dropped because a shorter window had already found the
+  /// same (type, subject) inside it: the long windows are for what short ones miss.
+  uint64_t suppressed = 0;
   std::array<uint64_t, kDetectionTypeCount> by_type{};
 };
 
@@ -95,8 +101,31 @@ class RuleEngine {
   double baseline(uint32_t tenant_id, const flow::IpAddress& host) const;
   void learn_baseline(uint32_t tenant_id, const flow::IpAddress& host, double bytes_per_s);
 
+  /// Drops the findings in out[first..] that a shorter level already made within this
+  /// window, and remembers the rest.
+  void suppress_repeats(const analyze::TenantWindow& window, std::vector<Detection>& out,
+                        size_t first);
+
+  struct FindingKey {
+    uint32_t tenant_id;
+    DetectionType type;
+    flow::IpAddress subject;
+    friend bool operator==(const FindingKey&, const FindingKey&) = default;
+  };
+  struct FindingKeyHash {
+    size_t operator()(const FindingKey& k) const noexcept {
+      return flow::IpAddressHash{}(k.subject) ^ (size_t{k.tenant_id} << 8) ^
+             static_cast<size_t>(k.type);
+    }
+  };
+  static constexpr size_t kMaxLevels = 8;
+
   RulesConfig config_;
   RuleStats stats_;
+  /// Per (tenant, type, subject): end of the latest window at each level that found it.
+  std::unordered_map<FindingKey, std::array<int64_t, kMaxLevels>, FindingKeyHash> last_found_;
+  int64_t last_prune_ns_ = 0;
+  int64_t longest_window_ns_ = 0;
   std::map<uint32_t, std::unordered_map<flow::IpAddress, double, flow::IpAddressHash>> baselines_;
 };
 

@@ -481,7 +481,8 @@ const RejectCase kRejectCases[] = {
     {"ThresholdUnknown", "tenants:\n  - id: 1\n    name: a\n    thresholds: {syn: 5}\n",
      "fathom.yaml:4:18: tenants[0].thresholds.syn: 'syn' is not a threshold (one of "
      "syn_flood_pps, udp_flood_pps, icmp_flood_pps, amplification_pps, scan_probes_per_s, "
-     "scan_min_targets, brute_force_attempts_per_s, exfiltration_bytes_per_s, "
+     "scan_min_targets, brute_force_attempts_per_s, brute_force_min_sessions, "
+     "exfiltration_bytes_per_s, "
      "exfiltration_baseline_factor, exfiltration_peer_share, intel_min_records, "
      "beacon_max_p_value)"},
     {"AnalyzeDecisionUnknown", "analyze:\n  decision: maybe\n",

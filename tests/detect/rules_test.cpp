@@ -303,7 +303,7 @@ TEST(RulesTest, ThresholdsByName) {
   EXPECT_FALSE(set_threshold(t, "nope", 1));
   EXPECT_FALSE(set_threshold(t, "syn_flood_pps", -1));
   EXPECT_FALSE(set_threshold(t, "syn_flood_pps", std::nan("")));
-  EXPECT_EQ(threshold_names().size(), 12u);
+  EXPECT_EQ(threshold_names().size(), 13u);
   EXPECT_DOUBLE_EQ(severity_from_ratio(10, 50), 80);
   EXPECT_DOUBLE_EQ(severity_from_ratio(0.5, 50), 50);
   EXPECT_DOUBLE_EQ(severity_from_ratio(1e9, 50), 100);
