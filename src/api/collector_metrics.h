@@ -47,6 +47,9 @@ struct AnalysisSnapshot {
   uint64_t slides = 0;
   uint64_t windows = 0;
   uint64_t overruns = 0;
+  double load_factor = 1.0;
+  uint64_t shed_slides = 0;
+  double lag_seconds = 0.0;
   uint64_t memory_bytes = 0;
   double utilisation = 0.0;           ///< latest slide's running time / slide interval
   double mean_utilisation_10m = 0.0;  ///< the autoscaler's 10-minute mean

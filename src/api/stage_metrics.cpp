@@ -200,6 +200,16 @@ void append_analysis_metrics(const CollectorSnapshot& s, MetricsText& out) {
              kGauge)
       .sample({{"window", "latest"}}, a.utilisation)
       .sample({{"window", "10m"}}, a.mean_utilisation_10m);
+  out.family("fathom_analyze_load_factor",
+             "Factor the load shedder multiplies every tenant's sampling by (1 = no shedding).",
+             kGauge)
+      .sample({}, a.load_factor);
+  out.family("fathom_analyze_shed_total",
+             "Slides after which the load shedder tightened sampling (an overrun).", kCounter)
+      .sample({}, a.shed_slides);
+  out.family("fathom_analyze_lag_seconds",
+             "How long after its end the latest slide's analysis finished (live).", kGauge)
+      .sample({}, a.lag_seconds);
   out.family("fathom_analyze_workers", "Analysis worker threads running.", kGauge)
       .sample({}, a.workers);
   out.family("fathom_analyze_desired_workers",

@@ -194,6 +194,9 @@ void AnalyzeStage::after_slide(int64_t slide_end_ns, int64_t busy_ns) {
   emit(std::move(events));
   const double slide_ns = static_cast<double>(options_.windows.levels[0].slide_ns);
   const double utilisation = static_cast<double>(busy_ns) / slide_ns;
+  // Overload: tighten every tenant's sampling rather than fall behind or skip data.
+  const double factor = shedder_.observe(utilisation);
+  if (options_.sampler) options_.sampler->set_load_factor(factor);
   const int64_t now = monotonic_ns();
   autoscaler_.record(now, utilisation);
   const analyze::ScaleDecision decision = autoscaler_.evaluate(now);
@@ -206,7 +209,12 @@ void AnalyzeStage::after_slide(int64_t slide_end_ns, int64_t busy_ns) {
   std::lock_guard lock(mutex_);
   ++stats_.slides;
   stats_.last_utilisation = utilisation;
-  if (utilisation > 1.0) ++stats_.overruns;
+  stats_.overruns = shedder_.overruns();
+  stats_.load_factor = factor;
+  stats_.shed_slides = shedder_.tightened();
+  // How late the slide's results are (live only: a replay runs on record time).
+  if (options_.live)
+    stats_.lag_seconds = static_cast<double>(wall_clock_ns() - slide_end_ns) * 1e-9;
   stats_.mean_utilisation_10m =
       autoscaler_.mean_utilisation(now, options_.autoscale.scale_out_window_ns);
   stats_.desired_workers = autoscaler_.workers();
@@ -252,16 +260,22 @@ void AnalyzeStage::emit(std::vector<detect::IncidentEvent> events) {
 }
 
 void AnalyzeStage::run() {
+  // The micro-batch's running time: every batch added since the last slide closed, plus the
+  // close itself (windows, rules, incidents).
+  int64_t busy_ns = 0;
   while (!sub_->finished()) {
     const bus::BatchRef batch = sub_->pop(std::chrono::milliseconds(100));
     const int64_t t0 = monotonic_ns();
     const uint64_t slides_before = engine_.stats().slides_closed;
     if (batch) engine_.add(*batch);
     if (options_.live) engine_.advance(wall_clock_ns() - options_.windows.levels[0].slide_ns / 4);
+    busy_ns += monotonic_ns() - t0;
     if (engine_.stats().slides_closed != slides_before) {
       // The end of the newest closed slide: incidents close on detection time.
-      after_slide(engine_.open_slide_end_ns() - options_.windows.levels[0].slide_ns,
-                  monotonic_ns() - t0);
+      const int64_t t1 = monotonic_ns();
+      const int64_t slide_end = engine_.open_slide_end_ns() - options_.windows.levels[0].slide_ns;
+      after_slide(slide_end, busy_ns + (monotonic_ns() - t1));
+      busy_ns = 0;
     }
     std::lock_guard lock(mutex_);
     stats_.engine = engine_.stats();

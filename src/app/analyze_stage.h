@@ -9,11 +9,13 @@
 #include <vector>
 
 #include "analyze/autoscaler.h"
+#include "analyze/load_shedder.h"
 #include "analyze/window_engine.h"
 #include "bus/bus.h"
 #include "detect/beacon.h"
 #include "detect/incident.h"
 #include "detect/rules.h"
+#include "transform/sampler.h"
 
 namespace fathom::app {
 
@@ -31,6 +33,10 @@ struct AnalyzeStageStats {
   uint32_t workers = 1;          ///< analysis threads running
   uint32_t desired_workers = 1;  ///< what the autoscaling policy asks for
   uint64_t overruns = 0;         ///< slides whose analysis took longer than the slide
+  double load_factor = 1.0;      ///< what the load shedder multiplies sampling by (1 = none)
+  uint64_t shed_slides = 0;      ///< slides after which it tightened sampling
+  /// Live: wall clock at the end of the latest slide's analysis minus the slide's end.
+  double lag_seconds = 0.0;
 };
 
 /// The analysis stage of the embedded pipeline (DESIGN.md "analyze"): a bus consumer thread
@@ -50,6 +56,8 @@ class AnalyzeStage {
     bool live = true;
     /// JSON lines of incident events: a path (appended to), "-" for stdout, or "".
     std::string output;
+    /// Tightened by the load shedder when micro-batches overrun (may be null: no shedding).
+    std::shared_ptr<transform::AdaptiveSampler> sampler;
   };
 
   /// Subscribes to `bus` and starts the thread; nullptr and `error` when the output cannot
@@ -87,6 +95,7 @@ class AnalyzeStage {
   detect::BeaconDetector beacons_;
   detect::IncidentTracker incidents_;
   analyze::Autoscaler autoscaler_;
+  analyze::LoadShedder shedder_;
   std::vector<detect::Detection> detections_;
   std::string line_;
   std::thread thread_;

@@ -79,6 +79,7 @@ bool Pipeline::open_analysis(const std::string& output, bool live, std::string& 
   options.autoscale = config_.analyze.autoscale;
   options.live = live;
   options.output = output;
+  options.sampler = sampler_;
   analysis_ =
       AnalyzeStage::start(bus_, config_.collect.queue_capacity_batches, std::move(options), error);
   analysis_output_ = !output.empty();
@@ -413,6 +414,9 @@ api::CollectorSnapshot Pipeline::snapshot() const {
     o.slides = a.slides;
     o.windows = a.engine.windows_closed;
     o.overruns = a.overruns;
+    o.load_factor = a.load_factor;
+    o.shed_slides = a.shed_slides;
+    o.lag_seconds = a.lag_seconds;
     o.memory_bytes = a.engine.memory_bytes;
     o.utilisation = a.last_utilisation;
     o.mean_utilisation_10m = a.mean_utilisation_10m;

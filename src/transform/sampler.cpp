@@ -104,8 +104,16 @@ void AdaptiveSampler::start_window(SamplerSlot& slot, int64_t now_ns) noexcept {
 }
 
 double AdaptiveSampler::goal(const SamplerSlot& slot, double rate) const noexcept {
-  if (slot.target_ <= 0.0 || !(rate > slot.target_)) return 1.0;
-  return std::clamp(slot.target_ / rate, min_probability_, 1.0);
+  const double load = load_factor_.load(std::memory_order_relaxed);
+  const double p = slot.target_ <= 0.0 || !(rate > slot.target_) ? 1.0 : slot.target_ / rate;
+  return std::clamp(p * load, min_probability_, 1.0);
+}
+
+void AdaptiveSampler::set_load_factor(double factor) noexcept {
+  const double f = std::isfinite(factor) ? std::clamp(factor, 0.0, 1.0) : 1.0;
+  if (load_factor_.exchange(f, std::memory_order_relaxed) == f) return;
+  // Take effect at the next update instead of waiting for the interval.
+  next_update_ns_.store(std::numeric_limits<int64_t>::min(), std::memory_order_relaxed);
 }
 
 void AdaptiveSampler::update(int64_t now_ns) noexcept {

@@ -226,6 +226,13 @@ class AdaptiveSampler {
   /// Per-tenant figures (any thread; briefly takes the controller lock).
   SamplerSnapshot snapshot() const;
 
+  /// Load shedding (any thread): every tenant's keep probability is multiplied by `factor`
+  /// (clamped to [min_probability, 1]) from the next controller update, tenants without a
+  /// target included; 1 turns it off. The analysis stage lowers it when its micro-batches
+  /// overrun (analyze::LoadShedder), so overload costs precision, never silently lost data.
+  void set_load_factor(double factor) noexcept;
+  double load_factor() const noexcept { return load_factor_.load(std::memory_order_relaxed); }
+
  private:
   void update_locked(int64_t now_ns) noexcept;
   /// The regular measurement of one slot's window: smooths the rate, sets p.
@@ -250,6 +257,7 @@ class AdaptiveSampler {
   std::atomic<uint64_t> seed_{Sampling{}.seed};
   std::atomic<int64_t> next_update_ns_{std::numeric_limits<int64_t>::min()};
   std::atomic<bool> work_pending_{false};  ///< a surge flagged or new slots to start
+  std::atomic<double> load_factor_{1.0};
   /// A window shorter than this is judged as if this long by the surge rule, so a burst of a
   /// few packets right after an update is not a surge (interval / 4).
   std::atomic<int64_t> surge_floor_ns_{500'000'000};

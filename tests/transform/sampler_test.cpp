@@ -522,5 +522,29 @@ TEST(AdaptiveSamplerTest, MarkKeptScalesTheSamplingRateByOneOverP) {
   EXPECT_EQ(whole.flags, 0u);
 }
 
+TEST(AdaptiveSamplerTest, TheLoadFactorTightensEveryTenantAndSumsStayUnbiased) {
+  // Tenant 1 has no target, tenant 2 is at 10x its target. Shedding by 0.25 keeps a quarter
+  // of tenant 1 and a quarter of tenant 2's share; every kept record is weighted up.
+  auto sampler = std::make_shared<AdaptiveSampler>(config_with({{1, 0}, {2, 5'000}}));
+  Simulation sim(sampler);
+  std::vector<Load> loads = {steady(1, 20'000, 91), steady(2, 50'000, 92)};
+  sampler->set_load_factor(0.25);
+  EXPECT_EQ(sampler->load_factor(), 0.25);
+  sim.run(loads, 0, 30, 0.05);
+  const SamplerTenantStats s1 = stats_of(sampler->snapshot(), 1);
+  const SamplerTenantStats s2 = stats_of(sampler->snapshot(), 2);
+  EXPECT_NEAR(s1.probability, 0.25, 1e-9);
+  EXPECT_NEAR(s2.probability, 0.025, 0.005);
+  for (uint32_t id : {1u, 2u}) {
+    const Tally& t = sim.tallies()[id];
+    EXPECT_NEAR(t.estimated_packets / t.true_packets, 1.0, 0.05) << "tenant " << id;
+  }
+  // Back to 1: the probabilities recover (at most x2 per update).
+  sampler->set_load_factor(1.0);
+  sim.run(loads, 30, 60, 0.05);
+  EXPECT_EQ(stats_of(sampler->snapshot(), 1).probability, 1.0);
+  EXPECT_NEAR(stats_of(sampler->snapshot(), 2).probability, 0.1, 0.02);
+}
+
 }  // namespace
 }  // namespace fathom::transform
