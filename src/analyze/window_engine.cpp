@@ -60,6 +60,29 @@ void TenantTotals::merge(const TenantTotals& other) noexcept {
   }
 }
 
+void accumulate(EngineStats& into, const EngineStats& from) noexcept {
+  into.records += from.records;
+  into.records_analysed += from.records_analysed;
+  into.records_no_tenant += from.records_no_tenant;
+  into.records_bad_rate += from.records_bad_rate;
+  into.records_tenant_overflow += from.records_tenant_overflow;
+  into.records_late += from.records_late;
+  into.records_not_counted += from.records_not_counted;
+  into.hosts_evicted += from.hosts_evicted;
+  into.hosts_rejected += from.hosts_rejected;
+  into.contacts += from.contacts;
+  into.contacts_dropped += from.contacts_dropped;
+  into.slides_closed += from.slides_closed;
+  into.windows_closed += from.windows_closed;
+  into.slides_skipped += from.slides_skipped;
+  into.tenants += from.tenants;
+  into.history_hosts += from.history_hosts;
+  into.memory_bytes += from.memory_bytes;
+  into.records_other_worker += from.records_other_worker;
+  into.tenants_exported += from.tenants_exported;
+  into.tenants_imported += from.tenants_imported;
+}
+
 std::string_view protocol_class_name(size_t idx) noexcept {
   static constexpr std::string_view kNames[4] = {"tcp", "udp", "icmp", "other"};
   return idx < 4 ? kNames[idx] : std::string_view{"other"};
@@ -105,6 +128,7 @@ struct LevelState {
 
 struct AnalysisEngine::TenantState {
   uint32_t tenant_id = 0;
+  bool owned = true;  ///< false: another engine analyses this tenant (a stub, no buckets)
   std::unique_ptr<TenantBucket> current;  ///< the open level-0 slide
   std::vector<LevelState> levels;
   std::unordered_map<flow::IpAddress, PeerBits, flow::IpAddressHash> history;
@@ -136,22 +160,69 @@ void AnalysisEngine::recycle(std::unique_ptr<TenantBucket> bucket) {
   spare_.push_back(std::move(bucket));
 }
 
+AnalysisEngine::TenantHandoff::TenantHandoff(std::unique_ptr<TenantState> state)
+    : state_(std::move(state)) {}
+AnalysisEngine::TenantHandoff::~TenantHandoff() = default;
+
+std::unique_ptr<AnalysisEngine::TenantState> AnalysisEngine::new_tenant_state(uint32_t tenant_id,
+                                                                              bool owned) {
+  auto state = std::make_unique<TenantState>();
+  state->tenant_id = tenant_id;
+  state->owned = owned;
+  if (owned) {
+    state->current = acquire();
+    state->levels.resize(config_.levels.size());
+    for (size_t l = 1; l < state->levels.size(); ++l) state->levels[l].partial = acquire();
+  }
+  return state;
+}
+
 AnalysisEngine::TenantState* AnalysisEngine::tenant(uint32_t tenant_id) {
   if (tenant_id == last_tenant_id_ && last_tenant_ != nullptr) return last_tenant_;
   auto it = tenants_.find(tenant_id);
   if (it == tenants_.end()) {
     if (tenants_.size() >= config_.max_tenants) return nullptr;
-    auto state = std::make_unique<TenantState>();
-    state->tenant_id = tenant_id;
-    state->current = acquire();
-    state->levels.resize(config_.levels.size());
-    for (size_t l = 1; l < state->levels.size(); ++l) state->levels[l].partial = acquire();
-    it = tenants_.emplace(tenant_id, std::move(state)).first;
-    stats_.tenants = tenants_.size();
+    const bool owned = !owns_ || owns_(tenant_id);
+    it = tenants_.emplace(tenant_id, new_tenant_state(tenant_id, owned)).first;
   }
   last_tenant_id_ = tenant_id;
   last_tenant_ = it->second.get();
   return last_tenant_;
+}
+
+bool AnalysisEngine::owns(uint32_t tenant_id) const {
+  const auto it = tenants_.find(tenant_id);
+  return it != tenants_.end() ? it->second->owned : (!owns_ || owns_(tenant_id));
+}
+
+std::unique_ptr<AnalysisEngine::TenantHandoff> AnalysisEngine::export_tenant(uint32_t tenant_id) {
+  const auto it = tenants_.find(tenant_id);
+  if (it == tenants_.end() || !it->second->owned) return nullptr;
+  auto out = std::make_unique<TenantHandoff>(std::move(it->second));
+  it->second = new_tenant_state(tenant_id, false);
+  last_tenant_ = nullptr;
+  ++stats_.tenants_exported;
+  return out;
+}
+
+void AnalysisEngine::import_tenant(std::unique_ptr<TenantHandoff> handoff) {
+  if (!handoff || !handoff->state_) return;
+  const uint32_t id = handoff->state_->tenant_id;
+  // The exporter used the same levels (one config): the rings line up with ours.
+  tenants_[id] = std::move(handoff->state_);
+  last_tenant_ = nullptr;
+  ++stats_.tenants_imported;
+}
+
+void AnalysisEngine::adopt_tenant(uint32_t tenant_id) {
+  auto it = tenants_.find(tenant_id);
+  if (it != tenants_.end() && it->second->owned) return;
+  if (it == tenants_.end()) {
+    tenants_.emplace(tenant_id, new_tenant_state(tenant_id, true));
+  } else {
+    it->second = new_tenant_state(tenant_id, true);
+  }
+  last_tenant_ = nullptr;
 }
 
 int64_t AnalysisEngine::open_slide_end_ns() const noexcept {
@@ -176,6 +247,7 @@ void AnalysisEngine::move_to_slide(int64_t index) {
   if (!started_) {
     started_ = true;
     slide_index_ = index;
+    if (slide_hook_) slide_hook_(slide_index_);
     return;
   }
   if (index <= slide_index_) return;
@@ -185,9 +257,13 @@ void AnalysisEngine::move_to_slide(int64_t index) {
     flush();
     stats_.slides_skipped += static_cast<uint64_t>(index - slide_index_);
     slide_index_ = index;
+    if (slide_hook_) slide_hook_(slide_index_);
     return;
   }
-  while (slide_index_ < index) close_slide();
+  while (slide_index_ < index) {
+    close_slide();
+    if (slide_hook_) slide_hook_(slide_index_);
+  }
 }
 
 void AnalysisEngine::add(const flow::FlowBatch& batch) {
@@ -207,6 +283,10 @@ void AnalysisEngine::add(const flow::FlowBatch& batch) {
     TenantState* state = tenant(r.tenant_id);
     if (state == nullptr) {
       ++stats_.records_tenant_overflow;
+      continue;
+    }
+    if (!state->owned) {
+      ++stats_.records_other_worker;
       continue;
     }
     add_record(*state, r);
@@ -457,6 +537,7 @@ void AnalysisEngine::close_slide() {
   // same order on every run.
   for (uint32_t id : tenants()) {
     TenantState& state = *tenants_.at(id);
+    if (!state.owned) continue;
     stats_.hosts_evicted += state.current->hosts.stats().evicted;
     stats_.hosts_rejected += state.current->hosts.stats().rejected;
     std::unique_ptr<TenantBucket> slide = std::move(state.current);
@@ -479,6 +560,7 @@ void AnalysisEngine::advance(int64_t now_ns) {
 
 bool AnalysisEngine::holds_data() const noexcept {
   for (const auto& [id, state] : tenants_) {
+    if (!state->owned) continue;
     if (has_data(*state->current)) return true;
     for (const LevelState& ls : state->levels) {
       if (ls.partial && has_data(*ls.partial)) return true;
@@ -499,8 +581,11 @@ void AnalysisEngine::flush() {
 void AnalysisEngine::update_memory_stats() {
   uint64_t bytes = 0;
   uint64_t history = 0;
+  uint64_t owned = 0;
   const auto add = [&](const TenantBucket& b) { bytes += b.hosts.memory_bytes(); };
   for (const auto& [id, state] : tenants_) {
+    if (!state->owned) continue;
+    ++owned;
     add(*state->current);
     for (const LevelState& ls : state->levels) {
       if (ls.partial) add(*ls.partial);
@@ -511,6 +596,7 @@ void AnalysisEngine::update_memory_stats() {
   for (const auto& b : scratch_) add(*b);
   for (const auto& b : spare_) add(*b);
   stats_.memory_bytes = bytes;
+  stats_.tenants = owned;
   stats_.history_hosts = history;
 }
 

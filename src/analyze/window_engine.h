@@ -134,10 +134,19 @@ struct EngineStats {
   uint64_t slides_closed = 0;
   uint64_t windows_closed = 0;
   uint64_t slides_skipped = 0;  ///< empty slides skipped over a gap in time
-  uint64_t tenants = 0;
+  uint64_t tenants = 0;         ///< tenants this engine analyses (as of the latest slide)
   uint64_t history_hosts = 0;
-  uint64_t memory_bytes = 0;  ///< host-table memory held, all tenants and levels
+  /// Records of tenants another worker owns (multi-worker analysis: every worker sees every
+  /// batch and keeps its own tenants').
+  uint64_t records_other_worker = 0;
+  uint64_t tenants_exported = 0;  ///< tenant states handed to another worker
+  uint64_t tenants_imported = 0;  ///< tenant states taken over from another worker
+  uint64_t memory_bytes = 0;      ///< host-table memory held, all tenants and levels
 };
+
+/// Adds `from`'s counters to `into` (several workers' engines; gauges such as `tenants` and
+/// `memory_bytes` add up too).
+void accumulate(EngineStats& into, const EngineStats& from) noexcept;
 
 /// Sliding windows over micro-batches (DESIGN.md "analyze"): records go into the current
 /// slide's bucket of their tenant (per-host slots and tenant totals); each time a slide
@@ -150,6 +159,27 @@ class AnalysisEngine {
  public:
   using WindowSink = std::function<void(const TenantWindow&)>;
   using ContactSink = std::function<void(std::span<const Contact>, int64_t slide_end_ns)>;
+  /// Whether this engine analyses a tenant (multi-worker: tenants are partitioned over
+  /// engines). Asked once per tenant, when the engine first sees it.
+  using OwnerFilter = std::function<bool(uint32_t tenant_id)>;
+  /// Called after every slide closes (and when the first record opens the first slide) with
+  /// the index of the slide now open: where a worker hands tenants over (`export_tenant`,
+  /// `import_tenant`) so that each tenant's records of a slide are all in one engine.
+  using SlideHook = std::function<void(int64_t open_slide_index)>;
+
+  struct TenantState;
+  /// One tenant's whole window state, moved between engines at a slide boundary.
+  class TenantHandoff {
+   public:
+    explicit TenantHandoff(std::unique_ptr<TenantState> state);
+    ~TenantHandoff();
+    TenantHandoff(const TenantHandoff&) = delete;
+    TenantHandoff& operator=(const TenantHandoff&) = delete;
+
+   private:
+    friend class AnalysisEngine;
+    std::unique_ptr<TenantState> state_;
+  };
 
   AnalysisEngine(const AnalyzeConfig& config, WindowSink on_window, ContactSink on_contacts = {});
   ~AnalysisEngine();
@@ -166,14 +196,32 @@ class AnalysisEngine {
 
   /// End of the open slide (0 before the first record).
   int64_t open_slide_end_ns() const noexcept;
+  /// Index of the open slide (arrival / slide); meaningful once `started()`.
+  int64_t open_slide_index() const noexcept { return slide_index_; }
+  bool started() const noexcept { return started_; }
+
+  void set_owner_filter(OwnerFilter owns) { owns_ = std::move(owns); }
+  void set_slide_hook(SlideHook hook) { slide_hook_ = std::move(hook); }
+  /// True when this engine analyses `tenant_id` (it has the tenant's state).
+  bool owns(uint32_t tenant_id) const;
+  /// Removes the tenant's state and returns it (null when this engine does not own it); the
+  /// tenant's later records here are skipped. Call between slides (from the slide hook).
+  std::unique_ptr<TenantHandoff> export_tenant(uint32_t tenant_id);
+  /// Takes over a tenant exported by another engine at the same open slide: its windows go on
+  /// where they were. Call between slides (from the slide hook).
+  void import_tenant(std::unique_ptr<TenantHandoff> state);
+  /// Starts owning `tenant_id` with empty windows (a tenant no engine had yet).
+  void adopt_tenant(uint32_t tenant_id);
   const EngineStats& stats() const noexcept { return stats_; }
   const AnalyzeConfig& config() const noexcept { return config_; }
   /// Tenants with state, sorted.
   std::vector<uint32_t> tenants() const;
 
  private:
-  struct TenantState;
+  /// The tenant's state, created on first sight (a stub that analyses nothing when the owner
+  /// filter says another engine owns it); null over `max_tenants`.
   TenantState* tenant(uint32_t tenant_id);
+  std::unique_ptr<TenantState> new_tenant_state(uint32_t tenant_id, bool owned);
   void add_record(TenantState& state, const flow::FlowRecord& r);
   /// Closes slides up to (not including) `index`, or flushes and jumps over a long gap.
   void move_to_slide(int64_t index);
@@ -193,6 +241,8 @@ class AnalysisEngine {
   AnalyzeConfig config_;
   WindowSink on_window_;
   ContactSink on_contacts_;
+  OwnerFilter owns_;
+  SlideHook slide_hook_;
   EngineStats stats_;
   int64_t slide_index_ = 0;  ///< index of the open level-0 slide (arrival / slide_ns)
   bool started_ = false;

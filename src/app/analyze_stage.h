@@ -1,9 +1,14 @@
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
+#include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,8 +26,8 @@ namespace fathom::app {
 
 /// Counters of an AnalyzeStage (any thread).
 struct AnalyzeStageStats {
-  analyze::EngineStats engine;
-  detect::RuleStats rules;
+  analyze::EngineStats engine;  ///< summed over the workers
+  detect::RuleStats rules;      ///< summed over the workers
   detect::IncidentStats incidents;
   detect::BeaconStats beacons;
   uint64_t incident_events_written = 0;
@@ -30,20 +35,28 @@ struct AnalyzeStageStats {
   uint64_t slides = 0;            ///< micro-batches (closed slides) analysed
   double last_utilisation = 0.0;  ///< running time of the latest slide / slide interval
   double mean_utilisation_10m = 0.0;
-  uint32_t workers = 1;          ///< analysis threads running
-  uint32_t desired_workers = 1;  ///< what the autoscaling policy asks for
-  uint64_t overruns = 0;         ///< slides whose analysis took longer than the slide
-  double load_factor = 1.0;      ///< what the load shedder multiplies sampling by (1 = none)
-  uint64_t shed_slides = 0;      ///< slides after which it tightened sampling
+  uint32_t workers = 1;           ///< analysis threads running
+  uint32_t desired_workers = 1;   ///< what the autoscaling policy asks for
+  uint64_t rebalances = 0;        ///< worker-count changes carried out (tenants moved)
+  uint64_t handoff_timeouts = 0;  ///< tenants started afresh: their old worker never handed over
+  uint64_t overruns = 0;          ///< slides whose analysis took longer than the slide
+  double load_factor = 1.0;       ///< what the load shedder multiplies sampling by (1 = none)
+  uint64_t shed_slides = 0;       ///< slides after which it tightened sampling
   /// Live: wall clock at the end of the latest slide's analysis minus the slide's end.
   double lag_seconds = 0.0;
 };
 
-/// The analysis stage of the embedded pipeline (DESIGN.md "analyze"): a bus consumer thread
-/// that feeds every batch to the sliding windows, runs the rules and the beaconing detector
-/// on every closed window, merges detections into incidents and writes the incident stream
-/// (open, update, close) as JSON lines. Each slide's analysis time feeds the autoscaling
-/// policy, whose decision is exported (`desired_workers`).
+/// The analysis stage of the embedded pipeline (DESIGN.md "analyze"): worker threads, each a
+/// bus consumer with its own sliding windows and rules over the tenants it owns (tenants are
+/// partitioned by rendezvous hashing, so changing the worker count moves few of them), and a
+/// control thread that merges every worker's detections into incidents, writes the incident
+/// stream (open, update, close) as JSON lines, runs the beaconing detector, and feeds each
+/// micro-batch's running time to the autoscaling policy and the load shedder.
+///
+/// When the policy changes the worker count, the control thread picks a cut two slides ahead;
+/// every worker, on reaching it, hands the tenants it no longer owns (windows, baselines,
+/// recent findings) to their new worker and takes over its new ones, so no window state is
+/// lost. Open incidents live in the control thread and do not move.
 class AnalyzeStage {
  public:
   struct Options {
@@ -51,6 +64,7 @@ class AnalyzeStage {
     detect::RulesConfig rules;
     detect::BeaconConfig beacon;
     detect::IncidentConfig incidents;
+    /// `min_workers` is the number of workers at start.
     analyze::AutoscalerConfig autoscale;
     /// Live: slides close on the wall clock too. Replay: on record time and at the end.
     bool live = true;
@@ -60,8 +74,8 @@ class AnalyzeStage {
     std::shared_ptr<transform::AdaptiveSampler> sampler;
   };
 
-  /// Subscribes to `bus` and starts the thread; nullptr and `error` when the output cannot
-  /// be opened or the options are invalid.
+  /// Subscribes the workers to `bus` and starts the threads; nullptr and `error` when the
+  /// output cannot be opened or the options are invalid.
   static std::unique_ptr<AnalyzeStage> start(bus::Bus& bus, size_t queue_batches, Options options,
                                              std::string& error);
   ~AnalyzeStage();
@@ -74,31 +88,103 @@ class AnalyzeStage {
   AnalyzeStageStats stats() const;
   /// Open incidents now (a copy), for the API and the exit summary.
   std::vector<detect::Incident> open_incidents() const;
-  /// Every incident event so far, kind and incident (bounded to the latest 10000).
+  /// The latest incident events (at most 10000), oldest first.
   std::vector<detect::IncidentEvent> recent_events() const;
+  /// Asks for `workers` analysis workers (clamped to the autoscaler's bounds), as a scaling
+  /// decision would: the change takes effect at a cut two slides ahead. For operators and
+  /// tests; the autoscaler calls the same path.
+  void request_workers(uint32_t workers);
+
+  /// The worker that owns `tenant_id` among `workers` (rendezvous hashing).
+  static uint32_t owner_of(uint32_t tenant_id, uint32_t workers) noexcept;
 
  private:
-  AnalyzeStage(Options options, std::FILE* file, std::shared_ptr<bus::Subscription> sub);
-  void run();
-  void on_window(const analyze::TenantWindow& window);
-  void on_contacts(std::span<const analyze::Contact> contacts, int64_t slide_end_ns);
-  void after_slide(int64_t slide_end_ns, int64_t busy_ns);
+  struct Worker;
+  /// What a worker tells the control thread after each slide (and at its end).
+  struct Report {
+    uint32_t worker = 0;
+    int64_t slide_end_ns = 0;  ///< end of the slide just closed (0: none, e.g. final only)
+    int64_t open_index = 0;    ///< the worker's open slide after it
+    int64_t busy_ns = 0;       ///< running time of the slide's micro-batch
+    bool final = false;        ///< the worker has stopped (stream ended, or retired)
+    bool opening = false;      ///< the worker's first slide opened (nothing closed)
+    std::vector<detect::Detection> detections;
+    std::vector<analyze::Contact> contacts;
+    analyze::EngineStats engine;
+    detect::RuleStats rules;
+  };
+  /// A plan to change the worker count at a slide.
+  struct Plan {
+    uint64_t generation = 0;
+    uint32_t workers = 1;
+    int64_t cut_index = 0;  ///< slide index at which it takes effect
+  };
+  /// What moves with a tenant between workers.
+  struct Handoff {
+    std::unique_ptr<analyze::AnalysisEngine::TenantHandoff> windows;
+    detect::RuleEngine::TenantRules rules;
+  };
+
+  AnalyzeStage(Options options, std::FILE* file, bus::Bus& bus, size_t queue_batches);
+  void spawn_worker(uint32_t index, uint32_t workers);
+  void worker_loop(Worker& w);
+  /// The worker's slide hook: reports the closed slide, then applies a due plan.
+  void on_slide(Worker& w, int64_t open_index);
+  void apply_plan(Worker& w, const Plan& plan);
+  void push_report(Report report);
+  void control_loop();
+  /// Control thread: folds a report in; incidents advance to the slowest worker's slide.
+  void take_report(Report report);
+  void after_slides(int64_t min_end_ns);
+  void maybe_rescale(int64_t now_ns);
   void emit(std::vector<detect::IncidentEvent> events);
 
   const Options options_;
   std::FILE* file_;
   const bool owns_file_;
-  std::shared_ptr<bus::Subscription> sub_;
-  // Owned by the thread:
-  analyze::AnalysisEngine engine_;
-  detect::RuleEngine rules_;
+  bus::Bus& bus_;
+  const size_t queue_batches_;
+
+  // Workers: created and joined by the control thread (and the constructor); the vector is
+  // guarded by workers_mutex_, each Worker's engine is its own thread's.
+  mutable std::mutex workers_mutex_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+
+  // The rebalancing plan and hand-off mailbox, guarded by plan_mutex_.
+  std::mutex plan_mutex_;
+  std::condition_variable handoff_ready_;
+  Plan plan_;
+  std::map<uint32_t, Handoff> mailbox_;
+  std::set<uint32_t> known_tenants_;
+  uint32_t stopped_workers_ = 0;  ///< workers whose stream ended (they hand over nothing more)
+
+  // Reports from workers to the control thread, guarded by reports_mutex_.
+  std::mutex reports_mutex_;
+  std::condition_variable reports_ready_;
+  std::deque<Report> reports_;
+
+  // Owned by the control thread:
   detect::BeaconDetector beacons_;
   detect::IncidentTracker incidents_;
   analyze::Autoscaler autoscaler_;
   analyze::LoadShedder shedder_;
-  std::vector<detect::Detection> detections_;
+  std::vector<detect::Detection> pending_;
+  std::map<uint32_t, int64_t> worker_end_;   ///< latest slide end reported, per active worker
+  std::map<uint32_t, int64_t> worker_open_;  ///< open slide index, per active worker
+  std::map<int64_t, int64_t> slide_busy_;    ///< slide end → longest running time of it
+  std::map<uint32_t, analyze::EngineStats> engine_stats_;  ///< per running worker
+  std::map<uint32_t, detect::RuleStats> rule_stats_;
+  analyze::EngineStats retired_engine_;  ///< summed over workers that have stopped
+  detect::RuleStats retired_rules_;
+  std::set<uint32_t> finished_;      ///< workers whose final report is in, not joined yet
+  std::vector<uint32_t> spawning_;   ///< new workers to start for the next plan
+  std::set<uint32_t> pending_new_;   ///< started for the next plan, not yet planned
+  detect::RuleEngine beacon_rules_;  ///< turns beacon findings into detections
+  int64_t processed_end_ = 0;
+  uint32_t desired_ = 1;                ///< workers asked for (requests and the autoscaler)
+  std::atomic<uint32_t> requested_{0};  ///< request_workers (0: none pending)
   std::string line_;
-  std::thread thread_;
+  std::thread control_;
 
   mutable std::mutex mutex_;  // guards the fields below
   AnalyzeStageStats stats_;

@@ -95,6 +95,14 @@ std::vector<std::string> threshold_names() {
   return names;
 }
 
+void accumulate(RuleStats& into, const RuleStats& from) noexcept {
+  into.windows += from.windows;
+  into.hosts_examined += from.hosts_examined;
+  into.detections += from.detections;
+  into.suppressed += from.suppressed;
+  for (size_t i = 0; i < into.by_type.size(); ++i) into.by_type[i] += from.by_type[i];
+}
+
 double severity_from_ratio(double ratio, double base) noexcept {
   if (!(ratio > 1.0)) return base;
   return std::min(100.0, base + 30.0 * std::log10(ratio));
@@ -104,6 +112,31 @@ RuleEngine::RuleEngine(RulesConfig config) : config_(std::move(config)) {}
 
 void RuleEngine::reconfigure(RulesConfig config) {
   config_ = std::move(config);
+}
+
+RuleEngine::TenantRules RuleEngine::export_tenant(uint32_t tenant_id) {
+  TenantRules out;
+  out.tenant_id = tenant_id;
+  if (auto it = baselines_.find(tenant_id); it != baselines_.end()) {
+    out.baselines = std::move(it->second);
+    baselines_.erase(it);
+  }
+  for (auto it = last_found_.begin(); it != last_found_.end();) {
+    if (it->first.tenant_id == tenant_id) {
+      out.found.push_back({{it->first.type, it->first.subject}, it->second});
+      it = last_found_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return out;
+}
+
+void RuleEngine::import_tenant(TenantRules state) {
+  if (!state.baselines.empty()) baselines_[state.tenant_id] = std::move(state.baselines);
+  for (auto& [key, levels] : state.found) {
+    last_found_[FindingKey{state.tenant_id, key.first, key.second}] = levels;
+  }
 }
 
 const RuleThresholds& RuleEngine::thresholds(uint32_t tenant_id) const {

@@ -77,6 +77,9 @@ struct RuleStats {
   std::array<uint64_t, kDetectionTypeCount> by_type{};
 };
 
+/// Adds `from`'s counters to `into` (several workers' rule engines).
+void accumulate(RuleStats& into, const RuleStats& from) noexcept;
+
 /// The sampling-aware threat rules (docs/detections.md): volumetric floods by class,
 /// horizontal and vertical scans, brute force, exfiltration against the host's baseline,
 /// contact with intel-listed addresses (level 0 windows for floods and intel, every level for
@@ -95,6 +98,18 @@ class RuleEngine {
   const RuleStats& stats() const noexcept { return stats_; }
   /// Replaces thresholds (SIGHUP reload); baselines are kept.
   void reconfigure(RulesConfig config);
+
+  /// One tenant's learnt state (outbound baselines, recent findings per level), moved with
+  /// the tenant's windows when another analysis worker takes the tenant over.
+  struct TenantRules {
+    uint32_t tenant_id = 0;
+    std::unordered_map<flow::IpAddress, double, flow::IpAddressHash> baselines;
+    std::vector<std::pair<std::pair<DetectionType, flow::IpAddress>, std::array<int64_t, 8>>> found;
+  };
+  /// Removes and returns the tenant's state.
+  TenantRules export_tenant(uint32_t tenant_id);
+  /// Takes over a tenant's state exported by another RuleEngine.
+  void import_tenant(TenantRules state);
 
  private:
   bool over(const estimate::Estimate& e, double threshold, double scale) const noexcept;

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <memory>
+#include <tuple>
 #include <vector>
 
 namespace fathom::analyze {
@@ -243,6 +246,68 @@ TEST(WindowEngineTest, ValidateRejectsMisalignedLevels) {
   EXPECT_NE(validate(c).find("levels[1].slide"), std::string::npos);
   c.levels.clear();
   EXPECT_NE(validate(c), "");
+}
+
+TEST(WindowEngineTest, ATenantHandedToAnotherEngineAtASlideKeepsItsWindows) {
+  // Reference: one engine sees everything. Split: engines A and B see every batch; A owns
+  // both tenants until slide 60 (t = 120 s), then hands tenant 2 to B. Tenant 2's windows
+  // must come out the same, from A before the cut and from B after it.
+  using Key = std::tuple<uint32_t, size_t, int64_t>;
+  std::map<Key, std::pair<double, uint64_t>> reference;
+  std::map<Key, std::pair<double, uint64_t>> split;
+  const auto sink = [](std::map<Key, std::pair<double, uint64_t>>& into) {
+    return [&into](const TenantWindow& w) {
+      auto& v = into[{w.tenant_id, w.level, w.end_ns}];
+      v.first += w.bucket->totals.total.packets.sum;
+      v.second += w.bucket->hosts.size();
+    };
+  };
+  AnalysisEngine ref(two_levels(), sink(reference));
+  AnalysisEngine a(two_levels(), sink(split));
+  AnalysisEngine b(two_levels(), sink(split));
+  a.set_owner_filter([](uint32_t) { return true; });
+  b.set_owner_filter([](uint32_t) { return false; });
+  std::unique_ptr<AnalysisEngine::TenantHandoff> mailbox;
+  constexpr int64_t kCut = 60;
+  a.set_slide_hook([&](int64_t index) {
+    if (index == kCut) mailbox = a.export_tenant(2);
+  });
+  b.set_slide_hook([&](int64_t index) {
+    if (index == kCut) {
+      ASSERT_NE(mailbox, nullptr) << "A reaches the cut first here";
+      b.import_tenant(std::move(mailbox));
+    }
+  });
+  for (int64_t t = 100; t < 200; ++t) {
+    flow::FlowBatch batch;
+    for (uint32_t tenant : {1u, 2u}) {
+      for (uint32_t h = 0; h < 3; ++h) {
+        flow::FlowRecord r =
+            record(t * kS + h, flow::IpAddress::from_v4(0x0a000000 + h), kOutside, 1 + tenant, 100);
+        r.tenant_id = tenant;
+        batch.add() = r;
+      }
+    }
+    ref.add(batch);
+    a.add(batch);  // A first, as if it were ahead
+    b.add(batch);
+  }
+  ref.flush();
+  a.flush();
+  b.flush();
+  EXPECT_FALSE(a.owns(2));
+  EXPECT_TRUE(b.owns(2));
+  EXPECT_EQ(a.stats().tenants_exported, 1u);
+  EXPECT_EQ(b.stats().tenants_imported, 1u);
+  EXPECT_EQ(a.stats().records_analysed + b.stats().records_analysed, ref.stats().records_analysed);
+  EXPECT_EQ(reference.size(), split.size());
+  for (const auto& [key, value] : reference) {
+    const auto it = split.find(key);
+    ASSERT_NE(it, split.end()) << "tenant " << std::get<0>(key) << " level " << std::get<1>(key)
+                               << " end " << std::get<2>(key) / kS;
+    EXPECT_DOUBLE_EQ(it->second.first, value.first);
+    EXPECT_EQ(it->second.second, value.second);
+  }
 }
 
 }  // namespace
