@@ -1,9 +1,20 @@
 #include "analyze/host_table.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace fathom::analyze {
 namespace {
+
+/// Address equality in two 8-byte loads (std::array's == is a memcmp call).
+inline bool same(const flow::IpAddress& a, const flow::IpAddress& b) noexcept {
+  uint64_t a0, a1, b0, b1;
+  std::memcpy(&a0, a.bytes.data(), 8);
+  std::memcpy(&a1, a.bytes.data() + 8, 8);
+  std::memcpy(&b0, b.bytes.data(), 8);
+  std::memcpy(&b1, b.bytes.data() + 8, 8);
+  return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+}
 
 constexpr size_t kInitialCapacity = 64;
 /// Slots probed for an evictable host when a kind is full.
@@ -67,7 +78,7 @@ HostSlot* HostTable::find_or_insert(const flow::IpAddress& host, uint64_t hash,
   const uint64_t h = hash | 1;
   size_t pos = home(h);
   while (hashes_[pos] != 0) {
-    if (hashes_[pos] == h && slots_[pos].host == host) return &slots_[pos];
+    if (hashes_[pos] == h && same(slots_[pos].host, host)) return &slots_[pos];
     pos = (pos + 1) & mask_;
   }
   uint32_t& count = internal ? internal_ : external_;
@@ -113,7 +124,7 @@ const HostSlot* HostTable::find(const flow::IpAddress& host, uint64_t hash) cons
   const uint64_t h = hash | 1;
   size_t pos = home(h);
   while (hashes_[pos] != 0) {
-    if (hashes_[pos] == h && slots_[pos].host == host) return &slots_[pos];
+    if (hashes_[pos] == h && same(slots_[pos].host, host)) return &slots_[pos];
     pos = (pos + 1) & mask_;
   }
   return nullptr;

@@ -98,6 +98,35 @@ TenantBucket::TenantBucket(const AnalyzeConfig& config)
       top_ports(config.heavy_hitters),
       hosts(config.max_internal_hosts, config.max_external_hosts) {}
 
+void TenantBucket::add_port(uint8_t protocol, uint16_t port, double bytes) noexcept {
+  const uint32_t key = (uint32_t{protocol} << 16 | port) + 1;
+  const size_t slot = (key * 0x9E3779B1u) >> 24;
+  if (port_keys[slot] != key) {
+    if (port_keys[slot] != 0) {
+      const uint32_t old = port_keys[slot] - 1;
+      top_ports.add(port_key(static_cast<uint8_t>(old >> 16), static_cast<uint16_t>(old)),
+                    port_bytes[slot]);
+    }
+    port_keys[slot] = key;
+    port_bytes[slot] = 0.0;
+  }
+  port_bytes[slot] += bytes;
+}
+
+void TenantBucket::seal() {
+  for (size_t slot = 0; slot < port_keys.size(); ++slot) {
+    if (port_keys[slot] == 0) continue;
+    const uint32_t key = port_keys[slot] - 1;
+    top_ports.add(port_key(static_cast<uint8_t>(key >> 16), static_cast<uint16_t>(key)),
+                  port_bytes[slot]);
+    port_keys[slot] = 0;
+  }
+  hosts.for_each([&](const HostSlot& s) {
+    if (s.bytes_out > 0) top_sources.add(s.host, s.bytes_out);
+    if (s.bytes_in > 0) top_destinations.add(s.host, s.bytes_in);
+  });
+}
+
 void TenantBucket::merge(const TenantBucket& other) {
   totals.merge(other.totals);
   top_sources.merge(other.top_sources);
@@ -111,6 +140,7 @@ void TenantBucket::clear() noexcept {
   top_sources.clear();
   top_destinations.clear();
   top_ports.clear();
+  port_keys.fill(0);
   hosts.clear();
 }
 
@@ -318,11 +348,7 @@ void AnalysisEngine::add_record(TenantState& state, const flow::FlowRecord& r) {
   if (t.first_arrival_ns == 0 || r.arrival_ns < t.first_arrival_ns)
     t.first_arrival_ns = r.arrival_ns;
   const double bytes = terms.bytes.weighted;
-  if (counted) {
-    b.top_sources.add(r.src, bytes);
-    b.top_destinations.add(r.dst, bytes);
-    b.top_ports.add(port_key(r.ip_protocol, estimate::service_port(r)), bytes);
-  }
+  if (counted) b.add_port(r.ip_protocol, estimate::service_port(r), bytes);
 
   const bool src_internal = (r.intel_flags & flow::intel_flags::kSrcInternal) != 0;
   const bool dst_internal = (r.intel_flags & flow::intel_flags::kDstInternal) != 0;
@@ -541,6 +567,7 @@ void AnalysisEngine::close_slide() {
     stats_.hosts_evicted += state.current->hosts.stats().evicted;
     stats_.hosts_rejected += state.current->hosts.stats().rejected;
     std::unique_ptr<TenantBucket> slide = std::move(state.current);
+    slide->seal();
     state.current = acquire();
     push_slide(state, 0, std::move(slide), end_ns);
   }

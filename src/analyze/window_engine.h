@@ -82,6 +82,17 @@ struct TenantBucket {
   /// By estimated bytes; key = IpAddress::from_v4(protocol << 16 | service port).
   SpaceSaving top_ports;
   HostTable hosts;
+  /// Per-record port bytes are summed here first (a direct-mapped cache of 256 ports) and
+  /// reach `top_ports` once per port and slide, or when another port takes the slot: most
+  /// traffic is on a few ports, so the sketch sees a fraction of the records.
+  std::array<uint32_t, 256> port_keys{};  ///< protocol << 16 | port, + 1 (0 = empty)
+  std::array<double, 256> port_bytes{};
+
+  /// Adds `bytes` to (protocol, port).
+  void add_port(uint8_t protocol, uint16_t port, double bytes) noexcept;
+  /// Moves the cached port sums into `top_ports`, and every host's bytes into
+  /// `top_sources` / `top_destinations` (once per host and slide, not per record).
+  void seal();
 
   void merge(const TenantBucket& other);
   void clear() noexcept;
