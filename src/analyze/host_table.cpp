@@ -122,6 +122,12 @@ HostSlot* HostTable::find_or_insert(const flow::IpAddress& host, uint64_t hash,
 
 const HostSlot* HostTable::find(const flow::IpAddress& host, uint64_t hash) const noexcept {
   const uint64_t h = hash | 1;
+  if (packed_) {
+    for (size_t pos = 0; pos < slots_.size(); ++pos) {
+      if (hashes_[pos] == h && same(slots_[pos].host, host)) return &slots_[pos];
+    }
+    return nullptr;
+  }
   size_t pos = home(h);
   while (hashes_[pos] != 0) {
     if (hashes_[pos] == h && same(slots_[pos].host, host)) return &slots_[pos];
@@ -140,9 +146,32 @@ void HostTable::merge(const HostTable& other) noexcept {
 }
 
 void HostTable::clear() noexcept {
-  std::fill(hashes_.begin(), hashes_.end(), 0);
+  if (packed_) {
+    slots_.clear();
+    hashes_.clear();
+  } else {
+    std::fill(hashes_.begin(), hashes_.end(), 0);
+  }
   internal_ = 0;
   external_ = 0;
+  stats_ = {};
+}
+
+void HostTable::pack_from(const HostTable& src) {
+  packed_ = true;
+  mask_ = 0;
+  slots_.clear();
+  hashes_.clear();
+  slots_.reserve(src.size());
+  hashes_.reserve(src.size());
+  for (size_t pos = 0; pos < src.slots_.size(); ++pos) {
+    if (src.hashes_[pos] == 0) continue;
+    slots_.push_back(src.slots_[pos]);
+    hashes_.push_back(src.hashes_[pos]);
+  }
+  internal_ = src.internal_;
+  external_ = src.external_;
+  stats_ = src.stats_;
 }
 
 }  // namespace fathom::analyze

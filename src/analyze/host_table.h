@@ -37,13 +37,21 @@ class HostTable {
   void merge(const HostTable& other) noexcept;
   /// Forgets every host, keeping the memory.
   void clear() noexcept;
+  /// Makes this table a dense, read-only copy of `src`'s hosts (no empty slots: about half
+  /// the memory of a table, and merges from it read memory in order). A packed table is only
+  /// read (`for_each`, as the source of `merge`, `find` scans it) until `clear`, which keeps
+  /// it packed and empty for the next `pack_from`.
+  void pack_from(const HostTable& src);
+  bool packed() const noexcept { return packed_; }
 
   size_t size() const noexcept { return internal_ + external_; }
   uint32_t internal_hosts() const noexcept { return internal_; }
   uint32_t external_hosts() const noexcept { return external_; }
   const HostTableStats& stats() const noexcept { return stats_; }
-  /// Bytes of slot memory held (capacity × sizeof(HostSlot)).
-  size_t memory_bytes() const noexcept { return slots_.size() * sizeof(HostSlot); }
+  /// Bytes of slot memory held (slots and their hashes).
+  size_t memory_bytes() const noexcept {
+    return slots_.capacity() * sizeof(HostSlot) + hashes_.capacity() * sizeof(uint64_t);
+  }
 
   /// Calls `fn(const HostSlot&)` for every used slot, in table order.
   template <typename Fn>
@@ -58,6 +66,7 @@ class HostTable {
   void erase_at(size_t pos) noexcept;
   void grow();
 
+  bool packed_ = false;
   uint32_t max_internal_;
   uint32_t max_external_;
   uint32_t internal_ = 0;

@@ -135,6 +135,15 @@ void TenantBucket::merge(const TenantBucket& other) {
   hosts.merge(other.hosts);
 }
 
+void TenantBucket::pack_from(const TenantBucket& src) {
+  totals = src.totals;
+  top_sources = src.top_sources;
+  top_destinations = src.top_destinations;
+  top_ports = src.top_ports;
+  port_keys.fill(0);
+  hosts.pack_from(src.hosts);
+}
+
 void TenantBucket::clear() noexcept {
   totals = TenantTotals{};
   top_sources.clear();
@@ -177,17 +186,27 @@ AnalysisEngine::AnalysisEngine(const AnalyzeConfig& config, WindowSink on_window
 
 AnalysisEngine::~AnalysisEngine() = default;
 
-std::unique_ptr<TenantBucket> AnalysisEngine::acquire() {
-  if (spare_.empty()) return std::make_unique<TenantBucket>(config_);
-  std::unique_ptr<TenantBucket> b = std::move(spare_.back());
-  spare_.pop_back();
+std::unique_ptr<TenantBucket> AnalysisEngine::acquire(bool packed) {
+  auto& pool = packed ? spare_packed_ : spare_;
+  if (pool.empty()) return std::make_unique<TenantBucket>(config_);
+  std::unique_ptr<TenantBucket> b = std::move(pool.back());
+  pool.pop_back();
   return b;
 }
 
 void AnalysisEngine::recycle(std::unique_ptr<TenantBucket> bucket) {
-  if (!bucket || spare_.size() >= kMaxSpareBuckets) return;
+  if (!bucket) return;
+  auto& pool = bucket->hosts.packed() ? spare_packed_ : spare_;
+  if (pool.size() >= kMaxSpareBuckets) return;
   bucket->clear();
-  spare_.push_back(std::move(bucket));
+  pool.push_back(std::move(bucket));
+}
+
+std::unique_ptr<TenantBucket> AnalysisEngine::pack(TenantBucket& table) {
+  std::unique_ptr<TenantBucket> out = acquire(true);
+  out->pack_from(table);
+  table.clear();
+  return out;
 }
 
 AnalysisEngine::TenantHandoff::TenantHandoff(std::unique_ptr<TenantState> state)
@@ -539,9 +558,7 @@ void AnalysisEngine::push_slide(TenantState& state, size_t level,
     stats_.hosts_rejected += merged.hosts.stats().rejected;
   }
   if (level + 1 < state.levels.size() && end_ns % config_.levels[level + 1].slide_ns == 0) {
-    std::unique_ptr<TenantBucket> next = std::move(state.levels[level + 1].partial);
-    state.levels[level + 1].partial = acquire();
-    push_slide(state, level + 1, std::move(next), end_ns);
+    push_slide(state, level + 1, pack(*state.levels[level + 1].partial), end_ns);
   }
 }
 
@@ -566,10 +583,10 @@ void AnalysisEngine::close_slide() {
     if (!state.owned) continue;
     stats_.hosts_evicted += state.current->hosts.stats().evicted;
     stats_.hosts_rejected += state.current->hosts.stats().rejected;
-    std::unique_ptr<TenantBucket> slide = std::move(state.current);
-    slide->seal();
-    state.current = acquire();
-    push_slide(state, 0, std::move(slide), end_ns);
+    // The slide goes to the ring packed; its table, cleared, takes the next slide (it keeps
+    // its size, so the next slide does not grow it again).
+    state.current->seal();
+    push_slide(state, 0, pack(*state.current), end_ns);
   }
   if (on_contacts_ && !contacts_.empty()) on_contacts_(contacts_, end_ns);
   contacts_.clear();
@@ -622,6 +639,7 @@ void AnalysisEngine::update_memory_stats() {
   }
   for (const auto& b : scratch_) add(*b);
   for (const auto& b : spare_) add(*b);
+  for (const auto& b : spare_packed_) add(*b);
   stats_.memory_bytes = bytes;
   stats_.tenants = owned;
   stats_.history_hosts = history;

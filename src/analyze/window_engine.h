@@ -96,6 +96,8 @@ struct TenantBucket {
 
   void merge(const TenantBucket& other);
   void clear() noexcept;
+  /// Becomes a packed, read-only copy of sealed `src` (a closed slide kept in a ring).
+  void pack_from(const TenantBucket& src);
 };
 
 /// The key of `TenantBucket::top_ports` for a (protocol, port).
@@ -245,8 +247,11 @@ class AnalysisEngine {
   void remember_peers(TenantState& state, const TenantBucket& bucket);
   bool holds_data() const noexcept;
   int64_t max_pending_slides() const noexcept;
-  std::unique_ptr<TenantBucket> acquire();
+  /// A cleared bucket: a hash table (`packed` false) or a packed one for a ring.
+  std::unique_ptr<TenantBucket> acquire(bool packed = false);
   void recycle(std::unique_ptr<TenantBucket> bucket);
+  /// A packed copy of `table`, which is cleared for reuse.
+  std::unique_ptr<TenantBucket> pack(TenantBucket& table);
   void update_memory_stats();
 
   AnalyzeConfig config_;
@@ -262,8 +267,9 @@ class AnalysisEngine {
   TenantState* last_tenant_ = nullptr;
   std::vector<Contact> contacts_;
   std::vector<uint64_t> contact_filter_;  ///< recent (host, peer) pair hashes, direct-mapped
-  std::vector<std::unique_ptr<TenantBucket>> spare_;    ///< recycled buckets
-  std::vector<std::unique_ptr<TenantBucket>> scratch_;  ///< per level: the merged window
+  std::vector<std::unique_ptr<TenantBucket>> spare_;         ///< recycled table buckets
+  std::vector<std::unique_ptr<TenantBucket>> spare_packed_;  ///< recycled packed buckets
+  std::vector<std::unique_ptr<TenantBucket>> scratch_;       ///< per level: the merged window
 };
 
 }  // namespace fathom::analyze
