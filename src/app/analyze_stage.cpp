@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "app/clock.h"
+#include "app/json_text.h"
 #include "app/logging.h"
 
 namespace fathom::app {
@@ -15,34 +16,10 @@ namespace {
 constexpr size_t kRecentEvents = 10'000;
 
 void append_number(double v, std::string& out) {
-  if (!std::isfinite(v)) {
-    out += "null";
-    return;
-  }
-  char buf[32];
-  const bool integral = v == std::floor(v) && std::fabs(v) < 9.0e15;
-  const auto [end, ec] = integral ? std::to_chars(buf, buf + sizeof buf, static_cast<int64_t>(v))
-                                  : std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, ec == std::errc() ? end : buf);
+  append_json_number(v, out);
 }
-
-/// A JSON string: quotes, backslashes and control characters escaped.
 void append_string(std::string_view text, std::string& out) {
-  out += '"';
-  for (const char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", u);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
+  append_json_string(text, out);
 }
 
 void append_items(std::string_view key, const std::vector<detect::TopItem>& items,

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "app/clock.h"
+#include "app/json_text.h"
 #include "app/logging.h"
 #include "app/record_format.h"
 
@@ -14,16 +15,7 @@ namespace fathom::app {
 namespace {
 
 void append_number(double v, std::string& out) {
-  if (!std::isfinite(v)) {
-    out += "null";
-    return;
-  }
-  char buf[32];
-  // Integral values (most totals) print whole; others with enough digits to round-trip.
-  const bool integral = v == std::floor(v) && std::fabs(v) < 9.0e15;
-  const auto [end, ec] = integral ? std::to_chars(buf, buf + sizeof buf, static_cast<int64_t>(v))
-                                  : std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, ec == std::errc() ? end : buf);
+  append_json_number(v, out);
 }
 
 void append_key(std::string_view key, std::string& out) {

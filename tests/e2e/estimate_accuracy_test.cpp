@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "e2e/child_process.h"
+#include "e2e/temp_dir.h"
 
 namespace {
 
@@ -42,13 +43,8 @@ Result run(const std::vector<std::string>& argv, const std::filesystem::path& st
 }
 
 /// A scratch directory removed at the end of the test.
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "fathom-est-XXXXXX").string();
-    path = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
+struct TempDir : fathom::e2e::TempDir {
+  TempDir() : fathom::e2e::TempDir("fathom-est") {}
 };
 
 void write_file(const std::filesystem::path& path, const std::string& text) {
