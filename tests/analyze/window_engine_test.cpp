@@ -310,5 +310,47 @@ TEST(WindowEngineTest, ATenantHandedToAnotherEngineAtASlideKeepsItsWindows) {
   }
 }
 
+TEST(WindowEngineTest, EntropyAndIntelShareFromTheHostsSide) {
+  AnalyzeConfig c = two_levels();
+  HostWindow spread;
+  HostWindow single;
+  AnalysisEngine engine(c, [&](const TenantWindow& w) {
+    if (w.level != 0 || w.end_ns != 102 * kS) return;
+    w.bucket->hosts.for_each([&](const HostSlot& s) {
+      if (s.host == kInside) spread = host_window(s, w.seconds(), nullptr);
+      if (s.host == flow::IpAddress::from_v4(0x0a000009))
+        single = host_window(s, w.seconds(), nullptr);
+    });
+  });
+  flow::FlowBatch batch;
+  // 10.0.0.5 talks to 400 peers on 400 ports, evenly; one of its peers is listed.
+  for (uint32_t i = 0; i < 400; ++i) {
+    flow::FlowRecord r =
+        record(100 * kS + i, kInside, flow::IpAddress::from_v4(0xcb007100 + i), 1, 100);
+    r.dst_port = static_cast<uint16_t>(1000 + i);
+    if (i == 0) {
+      r.intel_flags |= flow::intel_flags::kDstListed;
+      r.packets = 400;
+    }
+    batch.add() = r;
+  }
+  // 10.0.0.9 talks to one peer on one port.
+  for (int i = 0; i < 50; ++i) {
+    batch.add() = record(100 * kS + i, flow::IpAddress::from_v4(0x0a000009), kOutside, 1, 100);
+  }
+  engine.add(batch);
+  engine.advance(103 * kS);
+  EXPECT_GT(at(spread.features, Feature::kPeerEntropy), 0.95f);
+  EXPECT_GT(at(spread.features, Feature::kPortEntropy), 0.95f);
+  EXPECT_NEAR(at(spread.features, Feature::kDistinctPeers), 400, 400 * 0.5);
+  EXPECT_NEAR(at(spread.features, Feature::kIntelShare), 400.0 / 799.0, 1e-4);
+  EXPECT_EQ(spread.intel_records, 1u);
+  EXPECT_EQ(at(single.features, Feature::kPeerEntropy), 0.0f);
+  EXPECT_EQ(at(single.features, Feature::kPortEntropy), 0.0f);
+  EXPECT_EQ(at(single.features, Feature::kIntelShare), 0.0f);
+  EXPECT_NEAR(at(single.features, Feature::kPacketsOutPerS), 5.0, 1e-5);  // 50 packets / 10 s
+  EXPECT_NEAR(at(single.features, Feature::kBytesOutPerS), 500.0, 1e-3);
+}
+
 }  // namespace
 }  // namespace fathom::analyze

@@ -416,5 +416,24 @@ TEST(IncidentTracker, Names) {
   EXPECT_EQ(to_string(IncidentEventKind::kClose), "close");
 }
 
+TEST(IncidentTracker, ASlowDetectorKeepsItsIncidentOpenForTwoOfItsIntervals) {
+  // A detector that looks every 5 minutes finds the same subject each time: with the plain
+  // 60 s quiet period the incident would close and reopen between runs.
+  IncidentTracker tracker(config());
+  Detection d = det(0, 300, 50);
+  d.repeat_ns = 300 * kSecond;
+  ASSERT_EQ(observe(tracker, d).size(), 1u);
+  EXPECT_TRUE(tracker.advance(540 * kSecond).empty());  // 300 + 60 passed, 300 + 2 × 300 not
+  d.window_start_ns = 300 * kSecond;
+  d.window_end_ns = 600 * kSecond;
+  observe(tracker, d);
+  EXPECT_EQ(tracker.stats().opened, 1u);
+  EXPECT_TRUE(tracker.advance(1199 * kSecond).empty());
+  const std::vector<IncidentEvent> closed = tracker.advance(1200 * kSecond);
+  ASSERT_EQ(closed.size(), 1u);
+  EXPECT_EQ(closed[0].kind, IncidentEventKind::kClose);
+  EXPECT_EQ(closed[0].incident.repeat_ns, 300 * kSecond);
+}
+
 }  // namespace
 }  // namespace fathom::detect

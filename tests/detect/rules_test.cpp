@@ -321,5 +321,45 @@ TEST(RulesTest, PerTenantThresholdsOverrideDefaults) {
   EXPECT_EQ(h.count(DetectionType::kSynFlood), 0u);
 }
 
+TEST(RulesTest, LongerLevelsReportOnlyWhatShorterOnesMissed) {
+  // A 20-s scan of 200 probes/s on a two-level config (10-s and 60-s windows): the 10-s level
+  // finds it; the 60-s windows that contain it for a minute more must not report it again.
+  analyze::AnalyzeConfig c;
+  c.levels = {{2 * kS, 10 * kS}, {10 * kS, 60 * kS}};
+  Harness h(c);
+  for (int i = 0; i < 200 * 20; ++i) {
+    h.add(record(1000 * kS + i * (kS / 200), kAttacker, internal(i % 4000 + 100), 6, 50000, 445,
+                 0x02, 1, 44, 1.0));
+  }
+  h.run();
+  ASSERT_GT(h.count(DetectionType::kHorizontalScan, kAttacker), 0u);
+  for (const Detection& d : h.found) {
+    EXPECT_EQ(d.window_end_ns - d.window_start_ns, 10 * kS) << "a 60-s window repeated it";
+    EXPECT_EQ(d.repeat_ns, 2 * kS);
+  }
+  EXPECT_GT(h.rules.stats().suppressed, 0u);
+}
+
+TEST(RulesTest, ASlowScanOnlyTheLongLevelSeesIsReported) {
+  // 2 probes/s for 60 s, unsampled: with a rate threshold of 1/s and at least 40 targets,
+  // only a 60-s window (up to 120 probes) qualifies; a 10-s window holds 20.
+  analyze::AnalyzeConfig c;
+  c.levels = {{2 * kS, 10 * kS}, {10 * kS, 60 * kS}};
+  RulesConfig rc;
+  rc.defaults.scan_probes_per_s = 1;
+  rc.defaults.scan_min_targets = 40;
+  Harness h(c, rc);
+  for (int i = 0; i < 120; ++i) {
+    h.add(record(1000 * kS + i * (kS / 2), kAttacker, internal(100 + i), 6, 50000, 445, 0x02, 1, 44,
+                 1.0));
+  }
+  h.run();
+  ASSERT_GT(h.count(DetectionType::kHorizontalScan, kAttacker), 0u);
+  for (const Detection& d : h.found) {
+    EXPECT_EQ(d.window_end_ns - d.window_start_ns, 60 * kS);
+    EXPECT_EQ(d.repeat_ns, 10 * kS);
+  }
+}
+
 }  // namespace
 }  // namespace fathom::detect
