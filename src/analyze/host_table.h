@@ -31,6 +31,13 @@ class HostTable {
   /// The slot of `host` (hash `hash`, from `hash_address`), inserted when new; nullptr when
   /// the host is not tracked (full, see above).
   HostSlot* find_or_insert(const flow::IpAddress& host, uint64_t hash, bool internal) noexcept;
+  /// Starts loading the slot `hash` would probe first (no effect on the table).
+  void prefetch(uint64_t hash) const noexcept {
+    if (packed_ || slots_.empty()) return;
+    const size_t pos = home(hash | 1);
+    __builtin_prefetch(&hashes_[pos]);
+    __builtin_prefetch(&slots_[pos]);
+  }
   /// The slot of `host`, or nullptr.
   const HostSlot* find(const flow::IpAddress& host, uint64_t hash) const noexcept;
   /// Merges every host of `other` into this table (same caps apply).

@@ -235,7 +235,8 @@ class AnalysisEngine {
   /// filter says another engine owns it); null over `max_tenants`.
   TenantState* tenant(uint32_t tenant_id);
   std::unique_ptr<TenantState> new_tenant_state(uint32_t tenant_id, bool owned);
-  void add_record(TenantState& state, const flow::FlowRecord& r);
+  /// `hs`, `hd`: hash_address of the record's source and destination.
+  void add_record(TenantState& state, const flow::FlowRecord& r, uint64_t hs, uint64_t hd);
   /// Closes slides up to (not including) `index`, or flushes and jumps over a long gap.
   void move_to_slide(int64_t index);
   void close_slide();
