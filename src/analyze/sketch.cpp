@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "flow/hash_mix.h"
+
 namespace fathom::analyze {
 
 namespace {
@@ -23,15 +25,7 @@ uint64_t load64(const uint8_t* p) noexcept {
   return v;
 }
 
-/// MurmurHash3's finaliser: a bijection that spreads every input bit over every output bit.
-uint64_t fmix64(uint64_t h) noexcept {
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdull;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ull;
-  h ^= h >> 33;
-  return h;
-}
+using flow::fmix64;
 
 constexpr uint64_t kP0 = 0xa0761d6478bd642full;  // wyhash's secrets (all odd)
 constexpr uint64_t kP1 = 0xe7037ed1a0b428dbull;

@@ -5,6 +5,8 @@
 #include <numeric>
 #include <tuple>
 
+#include "flow/hash_mix.h"
+
 namespace fathom::detect {
 namespace {
 
@@ -24,15 +26,9 @@ constexpr uint64_t fnv1a_le(uint64_t h, uint64_t value, int bytes) noexcept {
   return h;
 }
 
-// MurmurHash3's fmix64: FNV-1a's last bytes (the start time) mix weakly into the high bits.
-constexpr uint64_t fmix64(uint64_t h) noexcept {
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ULL;
-  h ^= h >> 33;
-  return h;
-}
+// MurmurHash3's fmix64 finishes the id: FNV-1a's last bytes (the start time) mix weakly
+// into the high bits.
+using flow::fmix64;
 
 // `last_seen_ns + quiet_ns <= now_ns`, without signed overflow.
 bool quiet_for(int64_t last_seen_ns, int64_t quiet_ns, int64_t now_ns) noexcept {

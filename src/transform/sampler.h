@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "flow/flow_record.h"
+#include "flow/hash_mix.h"
 #include "transform/config.h"
 
 namespace fathom::transform {
@@ -67,12 +68,7 @@ inline uint64_t flow_key_hash(uint64_t seed, const flow::FlowRecord& r) noexcept
   h = detail::mum(h ^ b_hi ^ kP2, b_lo ^ s);
   h = detail::mum(h ^ ports_tenant ^ kP3, (s ^ kP1 ^ (uint64_t{r.ip_protocol} * kP2)) | 1);
   // fmix64 (MurmurHash3): spreads the fold's result over every bit.
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdull;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ull;
-  h ^= h >> 33;
-  return h;
+  return flow::fmix64(h);
 }
 
 /// True when the record's flow is kept at keep probability `p`: its hash, mapped to [0, 1),
