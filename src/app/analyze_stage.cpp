@@ -224,12 +224,15 @@ void AnalyzeStage::worker_loop(Worker& w) {
     // then emit what is left of this worker's windows.
     {
       std::unique_lock lock(plan_mutex_);
-      ++stopped_workers_;
       if (plan_.generation > w.generation) {
         const Plan plan = plan_;
         lock.unlock();
         apply_plan(w, plan);
+        lock.lock();
       }
+      // Only now: whoever waits for this worker's tenants finds them in the mailbox.
+      ++stopped_workers_;
+      stopped_.insert(w.index);
     }
     handoff_ready_.notify_all();
     w.engine->flush();
@@ -305,10 +308,11 @@ void AnalyzeStage::apply_plan(Worker& w, const Plan& plan) {
   uint64_t timeouts = 0;
   for (uint32_t t : mine) {
     std::unique_lock lock(plan_mutex_);
-    // The old owner hands over when it reaches the cut; wait for it, but not for a worker
-    // whose stream ended (it handed over at its end) or one that is stuck.
+    // The old owner hands over when it reaches the cut, or at the end of its stream; wait for
+    // it, but not for one that stopped without having it, nor for a stuck one.
+    const uint32_t old_owner = owner_of(t, old_workers);
     const bool ready = handoff_ready_.wait_for(lock, std::chrono::seconds(30), [&] {
-      return mailbox_.count(t) != 0 || stopped_workers_ > 0;
+      return mailbox_.count(t) != 0 || stopped_.count(old_owner) != 0;
     });
     auto it = mailbox_.find(t);
     if (it != mailbox_.end()) {

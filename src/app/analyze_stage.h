@@ -157,6 +157,7 @@ class AnalyzeStage {
   std::map<uint32_t, Handoff> mailbox_;
   std::set<uint32_t> known_tenants_;
   uint32_t stopped_workers_ = 0;  ///< workers whose stream ended (they hand over nothing more)
+  std::set<uint32_t> stopped_;    ///< their indexes
 
   // Reports from workers to the control thread, guarded by reports_mutex_.
   std::mutex reports_mutex_;
