@@ -23,7 +23,6 @@
 #include <vector>
 
 #include "e2e/child_process.h"
-#include "e2e/temp_dir.h"
 
 namespace {
 
@@ -43,8 +42,13 @@ Result run(const std::vector<std::string>& argv, const std::filesystem::path& st
 }
 
 /// A scratch directory removed at the end of the test.
-struct TempDir : fathom::e2e::TempDir {
-  TempDir() : fathom::e2e::TempDir("fathom-est") {}
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "fathom-est-XXXXXX").string();
+    path = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
 };
 
 void write_file(const std::filesystem::path& path, const std::string& text) {

@@ -20,15 +20,19 @@
 #include <vector>
 
 #include "e2e/child_process.h"
-#include "e2e/temp_dir.h"
 
 namespace {
 
 const std::string kBinaryDir = FATHOM_BINARY_DIR;
 const std::string kSourceDir = FATHOM_SOURCE_DIR;
 
-struct TempDir : fathom::e2e::TempDir {
-  TempDir() : fathom::e2e::TempDir("fathom-inc") {}
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "fathom-inc-XXXXXX").string();
+    path = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
 };
 
 std::string read_file(const std::filesystem::path& path) {
