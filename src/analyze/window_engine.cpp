@@ -167,7 +167,7 @@ struct LevelState {
 
 struct AnalysisEngine::TenantState {
   uint32_t tenant_id = 0;
-  bool owned = true;  ///< false: another engine analyses this tenant (a stub, no buckets)
+  bool owned = true;  ///< false: another engine analyses this tenant (a placeholder, no buckets)
   std::unique_ptr<TenantBucket> current;  ///< the open level-0 slide
   std::vector<LevelState> levels;
   std::unordered_map<flow::IpAddress, PeerBits, flow::IpAddressHash> history;

@@ -231,7 +231,7 @@ class AnalysisEngine {
   std::vector<uint32_t> tenants() const;
 
  private:
-  /// The tenant's state, created on first sight (a stub that analyses nothing when the owner
+  /// The tenant's state, created on first sight (a placeholder that analyses nothing when the owner
   /// filter says another engine owns it); null over `max_tenants`.
   TenantState* tenant(uint32_t tenant_id);
   std::unique_ptr<TenantState> new_tenant_state(uint32_t tenant_id, bool owned);
