@@ -26,6 +26,7 @@ namespace fathom::analyze {
 struct WindowLevel {
   int64_t slide_ns = 2'000'000'000;
   int64_t window_ns = 10'000'000'000;
+  friend bool operator==(const WindowLevel&, const WindowLevel&) = default;
 };
 
 /// Settings of the analysis windows (fathom.yaml `analyze`, docs/configuration.md).

@@ -18,6 +18,18 @@
 namespace fathom::app {
 namespace {
 
+/// The rules' settings: `analyze`'s, with each tenant's `thresholds` over the defaults.
+detect::RulesConfig rules_config(const Config& config) {
+  detect::RulesConfig rules = config.analyze.rules;
+  for (const transform::Tenant& t : config.transform.tenants) {
+    if (t.thresholds.empty()) continue;
+    detect::RuleThresholds& th = rules.per_tenant[t.id];
+    th = rules.defaults;
+    for (const auto& [name, value] : t.thresholds) detect::set_threshold(th, name, value);
+  }
+  return rules;
+}
+
 std::shared_ptr<const transform::IngestTables> tenant_map(const Config& config) {
   return transform::IngestTables::from_config(config.transform);
 }
@@ -67,13 +79,7 @@ bool Pipeline::open_estimates(const std::string& output, bool live, std::string&
 bool Pipeline::open_analysis(const std::string& output, bool live, std::string& error) {
   AnalyzeStage::Options options;
   options.windows = config_.analyze.windows;
-  options.rules = config_.analyze.rules;
-  for (const transform::Tenant& t : config_.transform.tenants) {
-    if (t.thresholds.empty()) continue;
-    detect::RuleThresholds& th = options.rules.per_tenant[t.id];
-    th = options.rules.defaults;
-    for (const auto& [name, value] : t.thresholds) detect::set_threshold(th, name, value);
-  }
+  options.rules = rules_config(config_);
   options.beacon = config_.analyze.beacon;
   options.incidents = config_.analyze.incidents;
   options.autoscale = config_.analyze.autoscale;
@@ -344,6 +350,16 @@ void Pipeline::reload(const Config& config, std::vector<std::string>& restart_ne
   if (config.metrics_listen.host != config_.metrics_listen.host ||
       config.metrics_listen.port != config_.metrics_listen.port) {
     restart_needed.push_back("metrics_listen");
+  }
+  // The analysis workers own their rules and windows; changing them live would need a
+  // hand-off like a rebalance. Say so instead of ignoring the change.
+  if (!(rules_config(config) == rules_config(config_))) {
+    restart_needed.push_back("analyze thresholds (analyze.* or tenants[].thresholds)");
+  }
+  if (config.analyze.windows.levels != config_.analyze.windows.levels ||
+      config.analyze.windows.max_internal_hosts != config_.analyze.windows.max_internal_hosts ||
+      config.analyze.windows.max_external_hosts != config_.analyze.windows.max_external_hosts) {
+    restart_needed.push_back("analyze windows");
   }
   const auto tenants = tenant_map(config);
   for (auto& w : workers_) w->set_tenants(tenants);

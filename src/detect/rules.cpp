@@ -110,10 +110,6 @@ double severity_from_ratio(double ratio, double base) noexcept {
 
 RuleEngine::RuleEngine(RulesConfig config) : config_(std::move(config)) {}
 
-void RuleEngine::reconfigure(RulesConfig config) {
-  config_ = std::move(config);
-}
-
 RuleEngine::TenantRules RuleEngine::export_tenant(uint32_t tenant_id) {
   TenantRules out;
   out.tenant_id = tenant_id;

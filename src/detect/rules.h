@@ -43,6 +43,7 @@ struct RuleThresholds {
   double exfiltration_peer_share = 0.5;
   double intel_min_records = 1.0;  ///< sampled records with a listed peer (1: any contact)
   double beacon_max_p_value = 1e-4;
+  friend bool operator==(const RuleThresholds&, const RuleThresholds&) = default;
 };
 
 /// Sets the threshold `name` (a field of RuleThresholds by its name, e.g.
@@ -64,6 +65,7 @@ struct RulesConfig {
   /// Packets of a typical small connection, for the chance that a contact with a listed
   /// address was missed entirely by the sampling: (1 − 1/N)^packets.
   double intel_miss_packets = 10.0;
+  friend bool operator==(const RulesConfig&, const RulesConfig&) = default;
 };
 
 /// Counters of the rule engine.
@@ -96,8 +98,6 @@ class RuleEngine {
 
   const RuleThresholds& thresholds(uint32_t tenant_id) const;
   const RuleStats& stats() const noexcept { return stats_; }
-  /// Replaces thresholds (SIGHUP reload); baselines are kept.
-  void reconfigure(RulesConfig config);
 
   /// One tenant's learnt state (outbound baselines, recent findings per level), moved with
   /// the tenant's windows when another analysis worker takes the tenant over.
