@@ -193,9 +193,4 @@ class AnalyzeStage {
   std::vector<detect::IncidentEvent> events_;
 };
 
-/// Appends one incident event as a JSON object (no newline): `"type":"incident"`, the event,
-/// the incident's id, version, state, tenant, detection type, subject, times, severities and
-/// its latest evidence with intervals.
-void append_incident_json(const detect::IncidentEvent& event, std::string& out);
-
 }  // namespace fathom::app

@@ -7,15 +7,15 @@
 #include <cstring>
 
 #include "app/clock.h"
-#include "app/json_text.h"
 #include "app/logging.h"
 #include "app/record_format.h"
+#include "flow/json_text.h"
 
 namespace fathom::app {
 namespace {
 
 void append_number(double v, std::string& out) {
-  append_json_number(v, out);
+  flow::append_json_number(v, out);
 }
 
 void append_key(std::string_view key, std::string& out) {

@@ -1,6 +1,7 @@
 #pragma once
 
-// Small JSON writers shared by the JSON-lines outputs of `fathom run` (estimates, incidents).
+// Small JSON writers shared by every JSON output: `fathom run`'s JSON lines, stored incident
+// evidence, alert payloads.
 
 #include <charconv>
 #include <cmath>
@@ -9,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-namespace fathom::app {
+namespace fathom::flow {
 
 /// Appends `v` as a JSON number: integral values whole, others with enough digits to
 /// round-trip; NaN and infinities (not JSON) as `null`.
@@ -44,4 +45,4 @@ inline void append_json_string(std::string_view text, std::string& out) {
   out += '"';
 }
 
-}  // namespace fathom::app
+}  // namespace fathom::flow
