@@ -14,6 +14,7 @@ namespace fathom::app {
 namespace {
 
 constexpr size_t kRecentEvents = 10'000;
+constexpr int64_t kMinuteNs = 60'000'000'000;
 
 }  // namespace
 
@@ -25,10 +26,11 @@ struct AnalyzeStage::Worker {
   std::unique_ptr<detect::RuleEngine> rules;
   std::vector<detect::Detection> detections;  ///< of the slides since the last report
   std::vector<analyze::Contact> contacts;
-  uint64_t generation = 0;  ///< the plan applied (0: the start)
-  uint32_t workers = 1;     ///< worker count of that plan: decides what this worker owns
-  bool retired = false;     ///< the plan has no place for it: stop after handing over
-  int64_t busy_ns = 0;      ///< running time since the last report
+  std::vector<analyze::TenantSummary> rollups;  ///< of the slides since the last report
+  uint64_t generation = 0;                      ///< the plan applied (0: the start)
+  uint32_t workers = 1;  ///< worker count of that plan: decides what this worker owns
+  bool retired = false;  ///< the plan has no place for it: stop after handing over
+  int64_t busy_ns = 0;   ///< running time since the last report
   int64_t iteration_start_ns = 0;
   bool opened = false;  ///< the first slide hook has run
   std::thread thread;
@@ -68,6 +70,18 @@ AnalyzeStage::AnalyzeStage(Options options, std::FILE* file, bus::Bus& bus, size
       incidents_(options_.incidents),
       autoscaler_(options_.autoscale, options_.autoscale.min_workers),
       beacon_rules_(options_.rules) {
+  // Per-minute rollups come from the level whose window is a minute (none: no rollups).
+  for (size_t level = 0; level < options_.windows.levels.size(); ++level) {
+    const analyze::WindowLevel& lc = options_.windows.levels[level];
+    if (lc.window_ns == kMinuteNs && kMinuteNs % lc.slide_ns == 0) {
+      rollup_level_ = level;
+      break;
+    }
+  }
+  if (options_.on_rollups && rollup_level_ == SIZE_MAX) {
+    logger("analyze")->warn(
+        "no analysis level has a 60 s window: no per-minute rollups are stored");
+  }
   desired_ = autoscaler_.workers();
   plan_.workers = desired_;
   {
@@ -115,7 +129,12 @@ void AnalyzeStage::spawn_worker(uint32_t index, uint32_t workers) {
   ref.rules = std::make_unique<detect::RuleEngine>(options_.rules);
   ref.engine = std::make_unique<analyze::AnalysisEngine>(
       options_.windows,
-      [&ref](const analyze::TenantWindow& win) { ref.rules->evaluate(win, ref.detections); },
+      [this, &ref](const analyze::TenantWindow& win) {
+        ref.rules->evaluate(win, ref.detections);
+        if (win.level == rollup_level_ && win.end_ns % kMinuteNs == 0 && options_.on_rollups) {
+          ref.rollups.push_back(analyze::summarise(win));
+        }
+      },
       [&ref](std::span<const analyze::Contact> c, int64_t) {
         ref.contacts.insert(ref.contacts.end(), c.begin(), c.end());
       });
@@ -165,6 +184,7 @@ void AnalyzeStage::worker_loop(Worker& w) {
   last.busy_ns = w.busy_ns;
   last.detections = std::move(w.detections);
   last.contacts = std::move(w.contacts);
+  last.rollups = std::move(w.rollups);
   last.engine = w.engine->stats();
   last.rules = w.rules->stats();
   w.sub.reset();  // a retired worker stops receiving batches at once
@@ -190,6 +210,8 @@ void AnalyzeStage::on_slide(Worker& w, int64_t open_index) {
     w.detections.clear();
     r.contacts = std::move(w.contacts);
     w.contacts.clear();
+    r.rollups = std::move(w.rollups);
+    w.rollups.clear();
     r.engine = w.engine->stats();
     r.rules = w.rules->stats();
     push_report(std::move(r));
@@ -320,6 +342,7 @@ void AnalyzeStage::take_report(Report r) {
     beacons_.observe(c.tenant_id, c.host, c.peer, c.port, c.time_ns, c.client_port);
   }
   for (detect::Detection& d : r.detections) pending_.push_back(std::move(d));
+  if (!r.rollups.empty() && options_.on_rollups) options_.on_rollups(r.rollups);
   if (r.final) {
     // Its counters stay counted after the worker is gone.
     analyze::accumulate(retired_engine_, r.engine);
@@ -473,6 +496,7 @@ void AnalyzeStage::maybe_rescale(int64_t now_ns) {
 
 void AnalyzeStage::emit(std::vector<detect::IncidentEvent> events) {
   if (events.empty()) return;
+  if (options_.on_incident_events) options_.on_incident_events(events);
   uint64_t written = 0;
   uint64_t errors = 0;
   if (file_ != nullptr) {

@@ -5,16 +5,19 @@
 #include <cstdint>
 #include <cstdio>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "analyze/autoscaler.h"
 #include "analyze/load_shedder.h"
+#include "analyze/tenant_summary.h"
 #include "analyze/window_engine.h"
 #include "bus/bus.h"
 #include "detect/beacon.h"
@@ -72,6 +75,12 @@ class AnalyzeStage {
     std::string output;
     /// Tightened by the load shedder when micro-batches overrun (may be null: no shedding).
     std::shared_ptr<transform::AdaptiveSampler> sampler;
+    /// Called on the control thread with every incident event, in order (the store and the
+    /// alert dispatcher): must not block (hand over to a queue).
+    std::function<void(std::span<const detect::IncidentEvent>)> on_incident_events;
+    /// Called on the control thread with per-minute tenant rollups: the windows of the level
+    /// whose window is 60 s, those ending on a whole minute. Must not block.
+    std::function<void(std::span<const analyze::TenantSummary>)> on_rollups;
   };
 
   /// Subscribes the workers to `bus` and starts the threads; nullptr and `error` when the
@@ -110,6 +119,7 @@ class AnalyzeStage {
     bool opening = false;      ///< the worker's first slide opened (nothing closed)
     std::vector<detect::Detection> detections;
     std::vector<analyze::Contact> contacts;
+    std::vector<analyze::TenantSummary> rollups;
     analyze::EngineStats engine;
     detect::RuleStats rules;
   };
@@ -182,6 +192,7 @@ class AnalyzeStage {
   std::set<uint32_t> pending_new_;   ///< started for the next plan, not yet planned
   detect::RuleEngine beacon_rules_;  ///< turns beacon findings into detections
   int64_t processed_end_ = 0;
+  size_t rollup_level_ = SIZE_MAX;      ///< the level rollups come from (SIZE_MAX: none)
   uint32_t desired_ = 1;                ///< workers asked for (requests and the autoscaler)
   std::atomic<uint32_t> requested_{0};  ///< request_workers (0: none pending)
   std::string line_;

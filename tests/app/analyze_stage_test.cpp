@@ -7,8 +7,10 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <map>
 #include <random>
 #include <set>
+#include <span>
 #include <thread>
 #include <tuple>
 #include <vector>
@@ -76,6 +78,9 @@ using Key = std::tuple<uint32_t, std::string, std::string>;
 struct RunResult {
   std::multiset<Key> opened;
   AnalyzeStageStats stats;
+  size_t events_seen = 0;  ///< through on_incident_events
+  /// Through on_rollups: (tenant, end) → estimated packets.
+  std::multimap<std::pair<uint32_t, int64_t>, double> rollups;
 };
 
 /// Feeds the same stream to a stage; `changes` maps a second to the worker count asked for
@@ -86,6 +91,16 @@ RunResult run(uint32_t start_workers, const std::vector<std::pair<int, uint32_t>
   options.live = false;
   options.autoscale.min_workers = start_workers;
   options.autoscale.max_workers = 4;
+  RunResult out;
+  options.on_incident_events = [&out](std::span<const detect::IncidentEvent> events) {
+    out.events_seen += events.size();
+  };
+  options.on_rollups = [&out](std::span<const analyze::TenantSummary> rollups) {
+    for (const analyze::TenantSummary& r : rollups) {
+      EXPECT_EQ(r.end_ns - r.start_ns, 60 * kS);
+      out.rollups.emplace(std::make_pair(r.tenant_id, r.end_ns), r.total.packets.value);
+    }
+  };
   std::string error;
   std::unique_ptr<AnalyzeStage> stage = AnalyzeStage::start(bus, 64, options, error);
   EXPECT_NE(stage, nullptr) << error;
@@ -112,7 +127,6 @@ RunResult run(uint32_t start_workers, const std::vector<std::pair<int, uint32_t>
   }
   bus.close();
   stage->join();
-  RunResult out;
   out.stats = stage->stats();
   for (const detect::IncidentEvent& e : stage->recent_events()) {
     if (e.kind != detect::IncidentEventKind::kOpen) continue;
@@ -158,6 +172,14 @@ TEST(AnalyzeStage, RebalancingMidStreamGivesTheIncidentsOfOneWorker) {
       << many.stats.engine.tenants_exported << " slides " << many.stats.engine.slides_closed
       << " one: records " << one.stats.engine.records;
   EXPECT_EQ(many.stats.incidents.opened, one.stats.incidents.opened);
+  // The store sees every incident event, and the same per-minute rollups whoever computed them.
+  EXPECT_EQ(one.events_seen,
+            one.stats.incidents.opened + one.stats.incidents.updated + one.stats.incidents.closed);
+  EXPECT_EQ(many.events_seen, many.stats.incidents.opened + many.stats.incidents.updated +
+                                  many.stats.incidents.closed);
+  EXPECT_GE(one.rollups.size(), kTenants * 3) << "a rollup per tenant per minute";
+  for (const auto& [key, packets] : one.rollups) EXPECT_EQ(key.second % (60 * kS), 0);
+  EXPECT_EQ(many.rollups, one.rollups);
 }
 
 }  // namespace
