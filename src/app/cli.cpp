@@ -8,6 +8,7 @@
 
 #include "app/config_loader.h"
 #include "app/decode_command.h"
+#include "app/eval_command.h"
 #include "app/run_command.h"
 
 namespace fathom::app {
@@ -83,6 +84,34 @@ int run_cli(int argc, char** argv) {
   run_cmd->add_flag("-v,--verbose", run.verbose,
                     "More log detail (repeatable: -v debug, -vv trace); overrides log_level");
 
+  EvalOptions eval;
+  uint64_t eval_seed = 0;
+  CLI::App* eval_cmd = app.add_subcommand(
+      "eval",
+      "Measure detection against ground truth: per-class precision, recall, F1, PR-AUC, "
+      "latency and false incidents per tenant-day (docs/accuracy.md)");
+  eval_cmd
+      ->add_option("--scenario", eval.scenario,
+                   "fathom-gen scenario to generate and analyse (tenants come from it)")
+      ->check(CLI::ExistingFile);
+  eval_cmd->add_option("--seed", eval_seed, "Scenario seed (overrides the scenario's)");
+  eval_cmd->add_option("--duration", eval.duration, "Simulated duration (e.g. 6h)");
+  eval_cmd
+      ->add_option("--input", eval.inputs,
+                   "Captures to replay instead of a scenario (repeatable; needs --truth)")
+      ->check(CLI::ExistingFile);
+  eval_cmd->add_option("--truth", eval.truth, "Ground-truth CSV of the captures (fathom-gen's)")
+      ->check(CLI::ExistingFile);
+  eval_cmd->add_option("--config", eval.config_file,
+                       "fathom.yaml: analysis settings, and the tenants of --input captures");
+  eval_cmd->add_option("--sampling", eval.sampling,
+                       "'scenario' or 1-in-N rates, one run each (e.g. --sampling 1 100 1000)");
+  eval_cmd->add_option("--incidents", eval.incidents_output,
+                       "Write the last run's incident events as JSON lines to FILE");
+  eval_cmd->add_option("--report", eval.report_output, "Write the Markdown report to FILE");
+  eval_cmd->add_option("--work-dir", eval.work_dir,
+                       "Keep generated captures and truth here (default: a temporary directory)");
+
   std::string config_path;
   CLI::App* config_cmd = app.add_subcommand("config", "Work with fathom.yaml");
   config_cmd->require_subcommand(1);
@@ -103,6 +132,10 @@ int run_cli(int argc, char** argv) {
     return run_decode(decode, stdout, stderr);
   }
   if (check_cmd->parsed()) return run_config_check(config_path, stdout, stderr);
+  if (eval_cmd->parsed()) {
+    if (eval_cmd->count("--seed") != 0) eval.seed = eval_seed;
+    return run_eval(eval, stderr);
+  }
   if (run_cmd->parsed()) {
     run.interval_ms = static_cast<int64_t>(interval_s * 1000.0);
     return run_collector(run, stderr);

@@ -76,7 +76,8 @@ bool Pipeline::open_estimates(const std::string& output, bool live, std::string&
   return estimates_ != nullptr;
 }
 
-bool Pipeline::open_analysis(const std::string& output, bool live, std::string& error) {
+bool Pipeline::open_analysis(const std::string& output, bool live, std::string& error,
+                             AnalysisHooks hooks) {
   AnalyzeStage::Options options;
   options.windows = config_.analyze.windows;
   options.rules = rules_config(config_);
@@ -86,6 +87,8 @@ bool Pipeline::open_analysis(const std::string& output, bool live, std::string& 
   options.live = live;
   options.output = output;
   options.sampler = sampler_;
+  options.on_incident_events = std::move(hooks.on_incident_events);
+  options.on_rollups = std::move(hooks.on_rollups);
   analysis_ =
       AnalyzeStage::start(bus_, config_.collect.queue_capacity_batches, std::move(options), error);
   analysis_output_ = !output.empty();

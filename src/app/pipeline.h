@@ -2,8 +2,10 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -63,9 +65,16 @@ class Pipeline {
   /// Starts the estimate stage; `output` is its JSON-lines output ("" = none, "-" = stdout).
   /// `live`: windows also close on the wall clock (false for replays).
   bool open_estimates(const std::string& output, bool live, std::string& error);
+  /// Extra consumers of the analysis stage's output (called on its control thread; must not
+  /// block): `fathom eval` collects the incident stream with them.
+  struct AnalysisHooks {
+    std::function<void(std::span<const detect::IncidentEvent>)> on_incident_events;
+    std::function<void(std::span<const analyze::TenantSummary>)> on_rollups;
+  };
   /// Starts the analysis stage; `output` is its incident JSON-lines output ("" = none, "-" =
   /// stdout). `live`: slides also close on the wall clock (false for replays).
-  bool open_analysis(const std::string& output, bool live, std::string& error);
+  bool open_analysis(const std::string& output, bool live, std::string& error,
+                     AnalysisHooks hooks = {});
   /// The analysis stage's counters and open incidents (after `stop`: final).
   const AnalyzeStage* analysis() const noexcept { return analysis_.get(); }
   /// Binds `endpoints` with `collect.receive_threads` threads and creates one ingest worker
