@@ -85,6 +85,7 @@ class DiskSpool {
   int lock_fd_ = -1;
   int write_fd_ = -1;
   uint64_t read_offset_ = 0;  ///< in segments_.front(): the first unconsumed record
+  uint64_t next_seq_ = 0;     ///< of the next segment when none is left
   DiskSpoolStats stats_;
 };
 
