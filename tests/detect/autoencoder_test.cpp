@@ -211,6 +211,45 @@ TEST_F(ModelFile, RejectsForgedShapeWithValidChecksum) {
   EXPECT_NE(error.find("version"), std::string::npos) << error;
 }
 
+// A small in-test fuzz: random mutations with the checksum recomputed, so the parser behind
+// the checksum sees them. Loading must fail cleanly or succeed with a usable model.
+TEST_F(ModelFile, SurvivesMutationsBehindAValidChecksum) {
+  std::mt19937_64 rng(17);
+  const std::vector<std::byte> body(bytes_.begin(), bytes_.end() - 8);
+  size_t loaded = 0;
+  for (int round = 0; round < 3000; ++round) {
+    auto b = body;
+    const int edits = 1 + static_cast<int>(uniform_below(rng, 4));
+    for (int k = 0; k < edits; ++k) {
+      const size_t pos = uniform_below(rng, b.size());
+      switch (uniform_below(rng, 4)) {
+        case 0: b[pos] = static_cast<std::byte>(rng()); break;
+        case 1: b.resize(pos); break;
+        case 2:
+          b.insert(b.begin() + static_cast<std::ptrdiff_t>(pos), static_cast<std::byte>(rng()));
+          break;
+        default: b[pos] = std::byte{0xff}; break;
+      }
+      if (b.empty()) b.push_back(std::byte{0});
+    }
+    detail::ByteWriter w;
+    w.bytes(b);
+    w.checksum();
+    Model out;
+    std::string error;
+    if (load_model(w.data(), out, error)) {
+      ++loaded;
+      Autoencoder::Matrix x = Autoencoder::Matrix::Zero(out.net.inputs(), 2), e;
+      Autoencoder::Workspace ws;
+      out.net.squared_errors(x, e, ws);
+    } else {
+      EXPECT_FALSE(error.empty());
+    }
+  }
+  // Most mutations break something the parser checks; a flipped weight byte may not.
+  EXPECT_LT(loaded, 3000u);
+}
+
 TEST(FeatureGroups, DefaultGroupsCoverEveryFeature) {
   const auto g = default_feature_groups();
   ASSERT_EQ(g.size(), analyze::kFeatureCount);
