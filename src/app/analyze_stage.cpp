@@ -8,6 +8,7 @@
 
 #include "app/clock.h"
 #include "app/logging.h"
+#include "detect/host_samples.h"
 #include "detect/incident_json.h"
 
 namespace fathom::app {
@@ -15,6 +16,17 @@ namespace {
 
 constexpr size_t kRecentEvents = 10'000;
 constexpr int64_t kMinuteNs = 60'000'000'000;
+
+void accumulate_ai(detect::AnomalyStats& into, const detect::AnomalyStats& from) {
+  into.windows += from.windows;
+  into.hosts_learning += from.hosts_learning;
+  into.hosts_scored += from.hosts_scored;
+  into.detections += from.detections;
+  into.detections_dropped += from.detections_dropped;
+  into.trainings += from.trainings;
+  into.refreshes += from.refreshes;
+  into.baseline_full += from.baseline_full;
+}
 
 }  // namespace
 
@@ -24,6 +36,11 @@ struct AnalyzeStage::Worker {
   std::shared_ptr<bus::Subscription> sub;
   std::unique_ptr<analyze::AnalysisEngine> engine;
   std::unique_ptr<detect::RuleEngine> rules;
+  std::unique_ptr<detect::AnomalyDetector> ai;  ///< null without a base model
+  std::set<uint32_t> ai_seen;                   ///< tenants whose saved state was looked up
+  std::vector<detect::HostSample> samples;      ///< scratch
+  std::vector<flow::IpAddress> suspects;        ///< scratch
+  uint64_t slides_since_checkpoint = 0;
   std::vector<detect::Detection> detections;  ///< of the slides since the last report
   std::vector<analyze::Contact> contacts;
   std::vector<analyze::TenantSummary> rollups;  ///< of the slides since the last report
@@ -127,10 +144,17 @@ void AnalyzeStage::spawn_worker(uint32_t index, uint32_t workers) {
   }
   ref.sub = bus_.subscribe("analyze-" + std::to_string(index), queue_batches_);
   ref.rules = std::make_unique<detect::RuleEngine>(options_.rules);
+  if (options_.ai_base) {
+    std::string error;
+    ref.ai = detect::AnomalyDetector::create(options_.ai, *options_.ai_base, error);
+    if (!ref.ai) logger("detect")->error("worker {}: no AI detection: {}", index, error);
+  }
   ref.engine = std::make_unique<analyze::AnalysisEngine>(
       options_.windows,
       [this, &ref](const analyze::TenantWindow& win) {
+        const size_t before = ref.detections.size();
         ref.rules->evaluate(win, ref.detections);
+        if (win.level == 0 && (ref.ai || options_.on_host_samples)) score_window(ref, win, before);
         if (win.level == rollup_level_ && win.end_ns % kMinuteNs == 0 && options_.on_rollups) {
           ref.rollups.push_back(analyze::summarise(win));
         }
@@ -187,8 +211,45 @@ void AnalyzeStage::worker_loop(Worker& w) {
   last.rollups = std::move(w.rollups);
   last.engine = w.engine->stats();
   last.rules = w.rules->stats();
+  if (w.ai) {
+    last.ai = w.ai->stats();
+    if (options_.on_ai_state) checkpoint_ai(w, last);
+  }
   w.sub.reset();  // a retired worker stops receiving batches at once
   push_report(std::move(last));
+}
+
+void AnalyzeStage::score_window(Worker& w, const analyze::TenantWindow& win, size_t rules_from) {
+  detect::host_samples(win, w.samples);
+  if (w.samples.empty()) return;
+  if (options_.on_host_samples) options_.on_host_samples(win.tenant_id, w.samples);
+  if (!w.ai) return;
+  if (w.ai_seen.insert(win.tenant_id).second && options_.ai_state) {
+    // First window of this tenant here: continue from its saved state, if any.
+    const auto it = options_.ai_state->find(win.tenant_id);
+    if (it != options_.ai_state->end()) {
+      std::string why;
+      if (!w.ai->import_tenant(win.tenant_id, it->second, why)) {
+        logger("detect")->warn("tenant {}: saved AI state not used: {}", win.tenant_id, why);
+      }
+    }
+  }
+  // Hosts a rule flagged in this window are scored but not learnt from.
+  w.suspects.clear();
+  for (size_t idx = rules_from; idx < w.detections.size(); ++idx) {
+    w.suspects.push_back(w.detections[idx].subject);
+  }
+  std::vector<detect::Detection> found = w.ai->score(win.tenant_id, w.samples, w.suspects);
+  for (detect::Detection& d : found) w.detections.push_back(std::move(d));
+}
+
+void AnalyzeStage::checkpoint_ai(Worker& w, Report& r) {
+  w.slides_since_checkpoint = 0;
+  for (const uint32_t t : w.ai_seen) {
+    if (!w.engine->owns(t)) continue;
+    std::vector<std::byte> state = w.ai->export_tenant(t);
+    if (!state.empty()) r.ai_states.emplace_back(t, std::move(state));
+  }
 }
 
 void AnalyzeStage::on_slide(Worker& w, int64_t open_index) {
@@ -214,6 +275,12 @@ void AnalyzeStage::on_slide(Worker& w, int64_t open_index) {
     w.rollups.clear();
     r.engine = w.engine->stats();
     r.rules = w.rules->stats();
+    if (w.ai) {
+      r.ai = w.ai->stats();
+      if (options_.on_ai_state && ++w.slides_since_checkpoint >= options_.ai_checkpoint_slides) {
+        checkpoint_ai(w, r);
+      }
+    }
     push_report(std::move(r));
   }
   Plan plan;
@@ -239,6 +306,10 @@ void AnalyzeStage::apply_plan(Worker& w, const Plan& plan) {
         Handoff h;
         h.windows = w.engine->export_tenant(t);
         h.rules = w.rules->export_tenant(t);
+        if (w.ai) {
+          h.ai = w.ai->export_tenant(t);
+          w.ai->forget_tenant(t);
+        }
         mailbox_[t] = std::move(h);
       } else if (has && !had) {
         mine.push_back(t);
@@ -262,6 +333,13 @@ void AnalyzeStage::apply_plan(Worker& w, const Plan& plan) {
     if (it != mailbox_.end()) {
       w.engine->import_tenant(std::move(it->second.windows));
       w.rules->import_tenant(std::move(it->second.rules));
+      if (w.ai && !it->second.ai.empty()) {
+        std::string why;
+        if (!w.ai->import_tenant(t, it->second.ai, why)) {
+          logger("detect")->warn("tenant {}: AI state not handed over: {}", t, why);
+        }
+        w.ai_seen.insert(t);
+      }
       mailbox_.erase(it);
     } else {
       // Never handed over (its worker stopped first, or never saw it): start afresh.
@@ -343,12 +421,17 @@ void AnalyzeStage::take_report(Report r) {
   }
   for (detect::Detection& d : r.detections) pending_.push_back(std::move(d));
   if (!r.rollups.empty() && options_.on_rollups) options_.on_rollups(r.rollups);
+  if (options_.on_ai_state) {
+    for (const auto& [tenant, state] : r.ai_states) options_.on_ai_state(tenant, state);
+  }
   if (r.final) {
     // Its counters stay counted after the worker is gone.
     analyze::accumulate(retired_engine_, r.engine);
     detect::accumulate(retired_rules_, r.rules);
+    accumulate_ai(retired_ai_, r.ai);
     engine_stats_.erase(r.worker);
     rule_stats_.erase(r.worker);
+    ai_stats_.erase(r.worker);
     finished_.insert(r.worker);
     worker_end_.erase(r.worker);
     worker_open_.erase(r.worker);
@@ -357,6 +440,7 @@ void AnalyzeStage::take_report(Report r) {
   } else {
     engine_stats_[r.worker] = r.engine;
     rule_stats_[r.worker] = r.rules;
+    ai_stats_[r.worker] = r.ai;
     int64_t& end = worker_end_[r.worker];
     end = std::max(end, r.slide_end_ns);
     worker_open_[r.worker] = r.open_index;
@@ -368,9 +452,12 @@ void AnalyzeStage::take_report(Report r) {
     detect::RuleStats rules = retired_rules_;
     for (const auto& [w, s] : engine_stats_) analyze::accumulate(engine, s);
     for (const auto& [w, s] : rule_stats_) detect::accumulate(rules, s);
+    detect::AnomalyStats ai = retired_ai_;
+    for (const auto& [w, s] : ai_stats_) accumulate_ai(ai, s);
     std::lock_guard lock(mutex_);
     stats_.engine = engine;
     stats_.rules = rules;
+    stats_.ai = ai;
   }
   if (worker_end_.empty()) return;
   int64_t min_end = INT64_MAX;

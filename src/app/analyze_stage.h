@@ -20,6 +20,7 @@
 #include "analyze/tenant_summary.h"
 #include "analyze/window_engine.h"
 #include "bus/bus.h"
+#include "detect/anomaly_detector.h"
 #include "detect/beacon.h"
 #include "detect/incident.h"
 #include "detect/rules.h"
@@ -31,6 +32,7 @@ namespace fathom::app {
 struct AnalyzeStageStats {
   analyze::EngineStats engine;  ///< summed over the workers
   detect::RuleStats rules;      ///< summed over the workers
+  detect::AnomalyStats ai;      ///< summed over the workers (zero without a model)
   detect::IncidentStats incidents;
   detect::BeaconStats beacons;
   uint64_t incident_events_written = 0;
@@ -81,6 +83,22 @@ class AnalyzeStage {
     /// Called on the control thread with per-minute tenant rollups: the windows of the level
     /// whose window is 60 s, those ending on a whole minute. Must not block.
     std::function<void(std::span<const analyze::TenantSummary>)> on_rollups;
+
+    /// The autoencoder's base model (docs/ai-detection.md); null = no AI detection. Each
+    /// worker's detector starts its tenants from it (transfer) and scores level-0 windows.
+    std::shared_ptr<const detect::Model> ai_base;
+    detect::AnomalyConfig ai;
+    /// Tenants' saved detector state (from the store), imported when a worker first analyses
+    /// the tenant, so a restart does not start the learning period again.
+    std::shared_ptr<const std::map<uint32_t, std::vector<std::byte>>> ai_state;
+    /// Each worker's tenants' detector state every `ai_checkpoint_slides` slides and at the
+    /// end: called on the control thread (for the store). Must not block.
+    std::function<void(uint32_t tenant_id, std::span<const std::byte> state)> on_ai_state;
+    uint32_t ai_checkpoint_slides = 150;
+    /// Called on the worker threads with every level-0 window's internal host vectors
+    /// (`fathom train` collects them). Must be thread-safe.
+    std::function<void(uint32_t tenant_id, std::span<const detect::HostSample> hosts)>
+        on_host_samples;
   };
 
   /// Subscribes the workers to `bus` and starts the threads; nullptr and `error` when the
@@ -120,8 +138,10 @@ class AnalyzeStage {
     std::vector<detect::Detection> detections;
     std::vector<analyze::Contact> contacts;
     std::vector<analyze::TenantSummary> rollups;
+    std::vector<std::pair<uint32_t, std::vector<std::byte>>> ai_states;
     analyze::EngineStats engine;
     detect::RuleStats rules;
+    detect::AnomalyStats ai;
   };
   /// A plan to change the worker count at a slide.
   struct Plan {
@@ -133,10 +153,16 @@ class AnalyzeStage {
   struct Handoff {
     std::unique_ptr<analyze::AnalysisEngine::TenantHandoff> windows;
     detect::RuleEngine::TenantRules rules;
+    std::vector<std::byte> ai;  ///< the tenant's detector state (empty: none)
   };
 
   AnalyzeStage(Options options, std::FILE* file, bus::Bus& bus, size_t queue_batches);
   void spawn_worker(uint32_t index, uint32_t workers);
+  /// Worker thread: the autoencoder over one level-0 window (rule detections of it start at
+  /// `rules_from` in the worker's list: their subjects are suspects).
+  void score_window(Worker& w, const analyze::TenantWindow& win, size_t rules_from);
+  /// Worker thread: puts its tenants' detector state into the report.
+  void checkpoint_ai(Worker& w, Report& r);
   void worker_loop(Worker& w);
   /// The worker's slide hook: reports the closed slide, then applies a due plan.
   void on_slide(Worker& w, int64_t open_index);
@@ -185,6 +211,8 @@ class AnalyzeStage {
   std::map<int64_t, int64_t> slide_busy_;    ///< slide end → longest running time of it
   std::map<uint32_t, analyze::EngineStats> engine_stats_;  ///< per running worker
   std::map<uint32_t, detect::RuleStats> rule_stats_;
+  std::map<uint32_t, detect::AnomalyStats> ai_stats_;
+  detect::AnomalyStats retired_ai_;
   analyze::EngineStats retired_engine_;  ///< summed over workers that have stopped
   detect::RuleStats retired_rules_;
   std::set<uint32_t> finished_;      ///< workers whose final report is in, not joined yet

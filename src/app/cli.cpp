@@ -10,6 +10,7 @@
 #include "app/decode_command.h"
 #include "app/eval_command.h"
 #include "app/run_command.h"
+#include "app/train_command.h"
 
 namespace fathom::app {
 namespace {
@@ -112,6 +113,41 @@ int run_cli(int argc, char** argv) {
   eval_cmd->add_option("--work-dir", eval.work_dir,
                        "Keep generated captures and truth here (default: a temporary directory)");
 
+  TrainCommandOptions train;
+  uint64_t train_seed = 0;
+  CLI::App* train_cmd = app.add_subcommand(
+      "train",
+      "Train the autoencoders' base model on benign traffic of a scenario or of captures "
+      "(docs/ai-detection.md); the same inputs and seeds give the same file");
+  train_cmd
+      ->add_option("--scenario", train.scenario,
+                   "fathom-gen scenario to generate the traffic from (e.g. the day "
+                   "scenario: several differing tenants)")
+      ->check(CLI::ExistingFile);
+  train_cmd->add_option("--seed", train_seed, "Scenario seed (overrides the scenario's)");
+  train_cmd->add_option("--duration", train.duration, "Simulated duration (e.g. 6h)");
+  train_cmd->add_option("--input", train.inputs, "Captures instead of a scenario (repeatable)")
+      ->check(CLI::ExistingFile);
+  train_cmd
+      ->add_option("--truth", train.truth,
+                   "Ground truth of the captures: attack parties are left out")
+      ->check(CLI::ExistingFile);
+  train_cmd->add_option("--config", train.config_file,
+                        "fathom.yaml: analysis settings, and the captures' tenants");
+  train_cmd->add_option("--out", train.out, "Model file to write")->required();
+  train_cmd
+      ->add_option("--model-seed", train.model_seed,
+                   "Seed of the initial weights and the shuffling")
+      ->capture_default_str();
+  train_cmd->add_option("--epochs", train.epochs, "Passes over the training vectors")
+      ->capture_default_str();
+  train_cmd
+      ->add_option("--max-per-tenant", train.max_per_tenant,
+                   "Host vectors kept per tenant (a seeded reservoir sample)")
+      ->capture_default_str();
+  train_cmd->add_option("--work-dir", train.work_dir,
+                        "Keep the generated capture here (default: a temporary directory)");
+
   std::string config_path;
   CLI::App* config_cmd = app.add_subcommand("config", "Work with fathom.yaml");
   config_cmd->require_subcommand(1);
@@ -132,6 +168,10 @@ int run_cli(int argc, char** argv) {
     return run_decode(decode, stdout, stderr);
   }
   if (check_cmd->parsed()) return run_config_check(config_path, stdout, stderr);
+  if (train_cmd->parsed()) {
+    if (train_cmd->count("--seed") != 0) train.seed = train_seed;
+    return run_train(train, stderr);
+  }
   if (eval_cmd->parsed()) {
     if (eval_cmd->count("--seed") != 0) eval.seed = eval_seed;
     return run_eval(eval, stderr);

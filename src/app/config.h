@@ -9,6 +9,7 @@
 #include "collect/config.h"
 #include "collect/udp_listener.h"
 #include "decode/config.h"
+#include "detect/anomaly_detector.h"
 #include "detect/beacon.h"
 #include "detect/incident.h"
 #include "detect/rules.h"
@@ -57,6 +58,14 @@ struct Config {
     detect::BeaconConfig beacon;
     detect::IncidentConfig incidents;
     analyze::AutoscalerConfig autoscale;
+    /// The autoencoders (docs/ai-detection.md).
+    struct Ai {
+      /// "builtin" (the shipped base model), "off", or a model file from `fathom train`.
+      std::string model = "builtin";
+      detect::AnomalyConfig detector;
+      /// How often each tenant's detector state is saved to the store.
+      int64_t checkpoint_interval_ns = 1'800'000'000'000;
+    } ai;
   } analyze;
   /// Where records go besides the in-process bus.
   struct Output {

@@ -132,6 +132,26 @@ void Loader::load_analyze(const YAML::Node& node, Config::Analyze& out) {
       read_uint_into(b, p, "min_observations", 3, 1000, out.beacon.min_observations);
     }
   }
+  if (const YAML::Node ai = child(node, "ai", path)) {
+    const std::string p = "analyze.ai";
+    if (check_map(ai, p, p)) {
+      read_string(ai, p, "model", false, out.ai.model);
+      detect::AnomalyConfig& d = out.ai.detector;
+      read_number_in(ai, p, "threshold", 0.1, 1000, d.threshold);
+      read_uint_into(ai, p, "learning_windows", 0, 10'000'000, d.learning_windows);
+      read_uint_into(ai, p, "learning_min_samples", 16, 1'000'000, d.learning_min_samples);
+      read_uint_into(ai, p, "history_capacity", 64, 1'000'000, d.history_capacity);
+      read_uint_into(ai, p, "refresh_windows", 0, 100'000'000, d.refresh_windows);
+      read_uint_into(ai, p, "max_detections_per_window", 1, 100'000, d.max_detections_per_window);
+      read_uint_into(ai, p, "top_features", 1, 16, d.top_features);
+      double seconds = 0;
+      read_number_in(ai, p, "checkpoint_seconds", 10, 7 * 86400, seconds);
+      if (seconds > 0) out.ai.checkpoint_interval_ns = to_ns(seconds);
+      if (d.learning_min_samples > d.history_capacity) {
+        error(ai.Mark(), p, "learning_min_samples must not exceed history_capacity");
+      }
+    }
+  }
   if (const YAML::Node a = child(node, "autoscale", path)) {
     const std::string p = "analyze.autoscale";
     if (check_map(a, p, p)) {

@@ -6,9 +6,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <thread>
 
+#include "app/base_model.h"
 #include "app/clock.h"
 #include "app/logging.h"
 #include "collect/input_stream.h"
@@ -76,6 +80,34 @@ bool Pipeline::open_estimates(const std::string& output, bool live, std::string&
   return estimates_ != nullptr;
 }
 
+bool load_base_model(const std::string& which, std::shared_ptr<const detect::Model>& out,
+                     std::string& error) {
+  out.reset();
+  if (which == "off") return true;
+  std::vector<std::byte> file;
+  std::span<const std::byte> bytes;
+  if (which == "builtin") {
+    bytes = builtin_base_model();
+  } else {
+    std::ifstream f(which, std::ios::binary);
+    if (!f) {
+      error = "analyze.ai.model: cannot read " + which;
+      return false;
+    }
+    const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    file.resize(text.size());
+    std::memcpy(file.data(), text.data(), text.size());
+    bytes = file;
+  }
+  auto model = std::make_shared<detect::Model>();
+  if (!detect::load_model(bytes, *model, error)) {
+    error = "analyze.ai.model " + which + ": " + error;
+    return false;
+  }
+  out = std::move(model);
+  return true;
+}
+
 bool Pipeline::open_analysis(const std::string& output, bool live, std::string& error,
                              AnalysisHooks hooks) {
   AnalyzeStage::Options options;
@@ -89,6 +121,11 @@ bool Pipeline::open_analysis(const std::string& output, bool live, std::string& 
   options.sampler = sampler_;
   options.on_incident_events = std::move(hooks.on_incident_events);
   options.on_rollups = std::move(hooks.on_rollups);
+  options.on_host_samples = std::move(hooks.on_host_samples);
+  if (!load_base_model(config_.analyze.ai.model, options.ai_base, error)) return false;
+  options.ai = config_.analyze.ai.detector;
+  options.ai_checkpoint_slides = static_cast<uint32_t>(std::max<int64_t>(
+      1, config_.analyze.ai.checkpoint_interval_ns / config_.analyze.windows.levels[0].slide_ns));
   analysis_ =
       AnalyzeStage::start(bus_, config_.collect.queue_capacity_batches, std::move(options), error);
   analysis_output_ = !output.empty();

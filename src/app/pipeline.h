@@ -43,6 +43,11 @@ struct ReplayStats {
   uint64_t vpc_bad_lines = 0;
 };
 
+/// The autoencoders' base model named by `analyze.ai.model`: "off" (null), "builtin" (the
+/// shipped one) or a model file. False with `error` when the file is unreadable or invalid.
+bool load_base_model(const std::string& which, std::shared_ptr<const detect::Model>& out,
+                     std::string& error);
+
 /// The embedded collector: receive threads (each a UDP listener of a SO_REUSEPORT group and an
 /// ingest worker with its own decoder), the in-process bus, the output sinks, and the numbers
 /// /metrics shows. `app` wiring only: each stage's logic lives in its part.
@@ -70,6 +75,8 @@ class Pipeline {
   struct AnalysisHooks {
     std::function<void(std::span<const detect::IncidentEvent>)> on_incident_events;
     std::function<void(std::span<const analyze::TenantSummary>)> on_rollups;
+    /// On the worker threads: every level-0 window's internal host vectors (thread-safe).
+    std::function<void(uint32_t, std::span<const detect::HostSample>)> on_host_samples;
   };
   /// Starts the analysis stage; `output` is its incident JSON-lines output ("" = none, "-" =
   /// stdout). `live`: slides also close on the wall clock (false for replays).

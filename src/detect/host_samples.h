@@ -1,0 +1,16 @@
+#pragma once
+
+#include <vector>
+
+#include "analyze/window_engine.h"
+#include "detect/anomaly_detector.h"
+
+namespace fathom::detect {
+
+/// The internal hosts of `window` as AnomalyDetector input: each host's feature vector over
+/// the window (analyze::host_features, with its peer history), the window's times and slide.
+/// Appends to `out` (cleared first). External hosts are left out: the model learns the
+/// tenant's own hosts' behaviour.
+void host_samples(const analyze::TenantWindow& window, std::vector<HostSample>& out);
+
+}  // namespace fathom::detect
