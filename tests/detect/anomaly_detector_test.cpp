@@ -29,8 +29,8 @@ class SyntheticTenant {
       p.packet = 200 + 1000 * uniform01(rng_);
       p.peers = 1 + std::exp(1.5 + 0.7 * gaussian(rng_));
       p.out_share = 0.4 + 0.5 * uniform01(rng_);
-      p.host.bytes = {10, static_cast<uint8_t>(seed), static_cast<uint8_t>(h >> 8),
-                      static_cast<uint8_t>(h)};
+      p.host = flow::IpAddress::from_v4(0x0a000000u | static_cast<uint32_t>((seed & 0xff) << 16) |
+                                        static_cast<uint32_t>(h));
       profiles_.push_back(p);
     }
   }
@@ -174,6 +174,7 @@ TEST(AnomalyDetector, NewTenantLearnsThenAlertsOnAnAnomaly) {
   ASSERT_GE(found.size(), 2u);
   bool scanner = false, exfil = false;
   for (const Detection& d : found) {
+    std::printf("%s\n", d.summary.c_str());
     EXPECT_EQ(d.type, DetectionType::kAnomaly);
     EXPECT_EQ(d.tenant_id, 1u);
     ASSERT_GE(d.evidence.size(), 2u);
