@@ -97,11 +97,11 @@ std::unique_ptr<AnomalyDetector> AnomalyDetector::create(AnomalyConfig config, M
     error = "anomaly: learning_min_samples exceeds history_capacity";
     return nullptr;
   }
-  return std::unique_ptr<AnomalyDetector>(new AnomalyDetector(std::move(config), std::move(base)));
+  return std::unique_ptr<AnomalyDetector>(new AnomalyDetector(config, std::move(base)));
 }
 
 AnomalyDetector::AnomalyDetector(AnomalyConfig config, Model base)
-    : config_(std::move(config)), base_(std::move(base)) {}
+    : config_(config), base_(std::move(base)) {}
 
 AnomalyDetector::Tenant AnomalyDetector::new_tenant() const {
   Tenant t;
