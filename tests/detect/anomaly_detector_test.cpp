@@ -156,6 +156,26 @@ TEST(AnomalyDetector, RejectsABaseModelOfTheWrongShape) {
   EXPECT_FALSE(error.empty());
 }
 
+TEST(AnomalyDetector, DefaultsAndConfigRejection) {
+  const AnomalyConfig d;
+  EXPECT_EQ(d.threshold, 5.0);
+  EXPECT_EQ(d.learning_windows, 60u);
+  EXPECT_EQ(d.history_capacity, 4096u);
+  EXPECT_EQ(d.normaliser.capacity, 2048u);
+  std::string error;
+  EXPECT_NE(AnomalyDetector::create(d, base_model(), error), nullptr) << error;
+  for (int bad = 0; bad < 4; ++bad) {
+    AnomalyConfig c;
+    if (bad == 0) c.threshold = 0;
+    if (bad == 1) c.threshold = std::nan("");
+    if (bad == 2) c.history_capacity = 0;
+    if (bad == 3) c.learning_min_samples = c.history_capacity + 1;
+    error.clear();
+    EXPECT_EQ(AnomalyDetector::create(c, base_model(), error), nullptr) << bad;
+    EXPECT_FALSE(error.empty());
+  }
+}
+
 TEST(AnomalyDetector, NewTenantLearnsThenAlertsOnAnAnomaly) {
   auto det = make_detector();
   SyntheticTenant gen(7, 3.0);
