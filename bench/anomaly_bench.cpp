@@ -43,8 +43,7 @@ class Tenant {
     for (size_t h = 0; h < hosts; ++h) {
       Profile p{std::exp(3 + gaussian(rng_)), 200 + 1000 * uniform01(rng_),
                 1 + std::exp(1.5 + 0.7 * gaussian(rng_)), 0.4 + 0.5 * uniform01(rng_)};
-      p.host.bytes = {10, static_cast<uint8_t>(h >> 16), static_cast<uint8_t>(h >> 8),
-                      static_cast<uint8_t>(h)};
+      p.host = fathom::flow::IpAddress::from_v4(0x0a000000u | static_cast<uint32_t>(h));
       profiles_.push_back(p);
     }
   }

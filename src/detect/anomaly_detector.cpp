@@ -97,17 +97,16 @@ std::unique_ptr<AnomalyDetector> AnomalyDetector::create(AnomalyConfig config, M
     error = "anomaly: learning_min_samples exceeds history_capacity";
     return nullptr;
   }
-  return std::unique_ptr<AnomalyDetector>(new AnomalyDetector(std::move(config), std::move(base)));
+  return std::unique_ptr<AnomalyDetector>(new AnomalyDetector(config, std::move(base)));
 }
 
 AnomalyDetector::AnomalyDetector(AnomalyConfig config, Model base)
-    : config_(std::move(config)), base_(std::move(base)) {}
+    : config_(config), base_(std::move(base)) {}
 
 AnomalyDetector::Tenant AnomalyDetector::new_tenant() const {
   Tenant t;
   t.model = base_;
   t.normaliser = LossNormaliser(base_.group_count(), config_.normaliser);
-  t.history.assign(size_t{config_.history_capacity} * kD, 0.0f);
   return t;
 }
 
@@ -133,6 +132,8 @@ void AnomalyDetector::forget_tenant(uint32_t tenant_id) {
 
 void AnomalyDetector::remember(Tenant& t, const analyze::FeatureVector& raw) const {
   const uint32_t cap = config_.history_capacity;
+  // Grown as vectors arrive (a small tenant never holds the whole capacity), then a ring.
+  if (t.history.size() < size_t{cap} * kD) t.history.resize(t.history.size() + kD);
   float* slot = t.history.data() + size_t{t.history_next} * kD;
   for (size_t f = 0; f < kD; ++f) slot[f] = clean(raw[f]);
   t.history_next = (t.history_next + 1) % cap;

@@ -150,7 +150,7 @@ class AnomalyDetector {
     uint64_t trainings = 0;            // seeds the next training's shuffle
     Model model;
     LossNormaliser normaliser;
-    std::vector<float> history;  // ring of raw vectors, kFeatureCount floats each
+    std::vector<float> history;  // ring of raw vectors, kFeatureCount floats each (grown)
     uint32_t history_size = 0;
     uint32_t history_next = 0;
     std::unordered_map<flow::IpAddress, Baseline, flow::IpAddressHash> baselines;

@@ -29,8 +29,8 @@ class SyntheticTenant {
       p.packet = 200 + 1000 * uniform01(rng_);
       p.peers = 1 + std::exp(1.5 + 0.7 * gaussian(rng_));
       p.out_share = 0.4 + 0.5 * uniform01(rng_);
-      p.host.bytes = {10, static_cast<uint8_t>(seed), static_cast<uint8_t>(h >> 8),
-                      static_cast<uint8_t>(h)};
+      p.host = flow::IpAddress::from_v4(0x0a000000u | static_cast<uint32_t>((seed & 0xff) << 16) |
+                                        static_cast<uint32_t>(h));
       profiles_.push_back(p);
     }
   }
@@ -156,6 +156,26 @@ TEST(AnomalyDetector, RejectsABaseModelOfTheWrongShape) {
   EXPECT_FALSE(error.empty());
 }
 
+TEST(AnomalyDetector, DefaultsAndConfigRejection) {
+  const AnomalyConfig d;
+  EXPECT_EQ(d.threshold, 5.0);
+  EXPECT_EQ(d.learning_windows, 60u);
+  EXPECT_EQ(d.history_capacity, 4096u);
+  EXPECT_EQ(d.normaliser.capacity, 2048u);
+  std::string error;
+  EXPECT_NE(AnomalyDetector::create(d, base_model(), error), nullptr) << error;
+  for (int bad = 0; bad < 4; ++bad) {
+    AnomalyConfig c;
+    if (bad == 0) c.threshold = 0;
+    if (bad == 1) c.threshold = std::nan("");
+    if (bad == 2) c.history_capacity = 0;
+    if (bad == 3) c.learning_min_samples = c.history_capacity + 1;
+    error.clear();
+    EXPECT_EQ(AnomalyDetector::create(c, base_model(), error), nullptr) << bad;
+    EXPECT_FALSE(error.empty());
+  }
+}
+
 TEST(AnomalyDetector, NewTenantLearnsThenAlertsOnAnAnomaly) {
   auto det = make_detector();
   SyntheticTenant gen(7, 3.0);
@@ -174,6 +194,7 @@ TEST(AnomalyDetector, NewTenantLearnsThenAlertsOnAnAnomaly) {
   ASSERT_GE(found.size(), 2u);
   bool scanner = false, exfil = false;
   for (const Detection& d : found) {
+    std::printf("%s\n", d.summary.c_str());
     EXPECT_EQ(d.type, DetectionType::kAnomaly);
     EXPECT_EQ(d.tenant_id, 1u);
     ASSERT_GE(d.evidence.size(), 2u);
