@@ -158,7 +158,10 @@ EvalReport evaluate(const std::vector<TruthAttack>& attacks,
     if (any_class && inc.detection != expected_detection(a.type) && inc.detection != "anomaly") {
       return false;
     }
-    return inc.start_ns <= a.end_ns + options.after_ns &&
+    // Opened (detected) no earlier than shortly before the attack: an incident already open
+    // for something else does not count as finding it.
+    return inc.detected_ns >= a.start_ns - options.before_ns &&
+           inc.start_ns <= a.end_ns + options.after_ns &&
            inc.last_seen_ns >= a.start_ns - options.before_ns;
   };
 

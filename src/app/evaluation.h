@@ -49,7 +49,8 @@ std::vector<EvaluatedIncident> incidents_of(const std::vector<detect::IncidentEv
 struct MatchOptions {
   /// An incident matches an attack when its tenant is the attack's, its subject one of the
   /// attack's parties, its detection the expected one (or "anomaly": the autoencoder names no
-  /// class), and [start, last_seen] overlaps [attack start − before, attack end + after].
+  /// class), it was detected no earlier than attack start − before, and [start, last_seen]
+  /// overlaps [attack start − before, attack end + after].
   int64_t before_ns = 60'000'000'000;
   int64_t after_ns = 600'000'000'000;
 };
