@@ -99,6 +99,7 @@ AnalyzeStage::AnalyzeStage(Options options, std::FILE* file, bus::Bus& bus, size
     logger("analyze")->warn(
         "no analysis level has a 60 s window: no per-minute rollups are stored");
   }
+  ai_level_ = std::min(options_.ai_level, options_.windows.levels.size() - 1);
   desired_ = autoscaler_.workers();
   plan_.workers = desired_;
   {
@@ -154,7 +155,9 @@ void AnalyzeStage::spawn_worker(uint32_t index, uint32_t workers) {
       [this, &ref](const analyze::TenantWindow& win) {
         const size_t before = ref.detections.size();
         ref.rules->evaluate(win, ref.detections);
-        if (win.level == 0 && (ref.ai || options_.on_host_samples)) score_window(ref, win, before);
+        if (win.level == ai_level_ && (ref.ai || options_.on_host_samples)) {
+          score_window(ref, win, before);
+        }
         if (win.level == rollup_level_ && win.end_ns % kMinuteNs == 0 && options_.on_rollups) {
           ref.rollups.push_back(analyze::summarise(win));
         }
@@ -220,7 +223,7 @@ void AnalyzeStage::worker_loop(Worker& w) {
 }
 
 void AnalyzeStage::score_window(Worker& w, const analyze::TenantWindow& win, size_t rules_from) {
-  detect::host_samples(win, w.samples);
+  detect::host_samples(win, w.samples, options_.ai_min_records);
   if (w.samples.empty()) return;
   if (options_.on_host_samples) options_.on_host_samples(win.tenant_id, w.samples);
   if (!w.ai) return;

@@ -88,6 +88,10 @@ class AnalyzeStage {
     /// worker's detector starts its tenants from it (transfer) and scores level-0 windows.
     std::shared_ptr<const detect::Model> ai_base;
     detect::AnomalyConfig ai;
+    /// The window level the autoencoder scores (SIZE_MAX: the last level), and the sampled
+    /// records a host needs in that window to be scored.
+    size_t ai_level = SIZE_MAX;
+    uint32_t ai_min_records = 8;
     /// Tenants' saved detector state (from the store), imported when a worker first analyses
     /// the tenant, so a restart does not start the learning period again.
     std::shared_ptr<const std::map<uint32_t, std::vector<std::byte>>> ai_state;
@@ -95,7 +99,7 @@ class AnalyzeStage {
     /// end: called on the control thread (for the store). Must not block.
     std::function<void(uint32_t tenant_id, std::span<const std::byte> state)> on_ai_state;
     uint32_t ai_checkpoint_slides = 150;
-    /// Called on the worker threads with every level-0 window's internal host vectors
+    /// Called on the worker threads with every `ai_level` window's internal host vectors
     /// (`fathom train` collects them). Must be thread-safe.
     std::function<void(uint32_t tenant_id, std::span<const detect::HostSample> hosts)>
         on_host_samples;
@@ -221,6 +225,7 @@ class AnalyzeStage {
   detect::RuleEngine beacon_rules_;  ///< turns beacon findings into detections
   int64_t processed_end_ = 0;
   size_t rollup_level_ = SIZE_MAX;      ///< the level rollups come from (SIZE_MAX: none)
+  size_t ai_level_ = 0;                 ///< the level the autoencoder scores
   uint32_t desired_ = 1;                ///< workers asked for (requests and the autoscaler)
   std::atomic<uint32_t> requested_{0};  ///< request_workers (0: none pending)
   std::string line_;

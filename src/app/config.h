@@ -62,6 +62,12 @@ struct Config {
     struct Ai {
       /// "builtin" (the shipped base model), "off", or a model file from `fathom train`.
       std::string model = "builtin";
+      /// The window level scored (0-based; beyond the last: the last). The default, the
+      /// 5-minute window every minute, holds enough samples per host at 1:1000 sampling, and
+      /// the slow attacks the rules miss show there.
+      uint32_t level = 2;
+      /// Sampled records a host needs in that window to be scored (fewer: sampling noise).
+      uint32_t min_records = 8;
       detect::AnomalyConfig detector;
       /// How often each tenant's detector state is saved to the store.
       int64_t checkpoint_interval_ns = 1'800'000'000'000;

@@ -136,8 +136,11 @@ void Loader::load_analyze(const YAML::Node& node, Config::Analyze& out) {
     const std::string p = "analyze.ai";
     if (check_map(ai, p, p)) {
       read_string(ai, p, "model", false, out.ai.model);
+      read_uint_into(ai, p, "level", 0, 16, out.ai.level);
+      read_uint_into(ai, p, "min_records", 1, 1'000'000, out.ai.min_records);
       detect::AnomalyConfig& d = out.ai.detector;
       read_number_in(ai, p, "threshold", 0.1, 1000, d.threshold);
+      read_uint_into(ai, p, "persistence", 1, 10'000, d.persistence);
       read_uint_into(ai, p, "learning_windows", 0, 10'000'000, d.learning_windows);
       read_uint_into(ai, p, "learning_min_samples", 16, 1'000'000, d.learning_min_samples);
       read_uint_into(ai, p, "history_capacity", 64, 1'000'000, d.history_capacity);

@@ -124,6 +124,8 @@ bool Pipeline::open_analysis(const std::string& output, bool live, std::string& 
   options.on_host_samples = std::move(hooks.on_host_samples);
   if (!load_base_model(config_.analyze.ai.model, options.ai_base, error)) return false;
   options.ai = config_.analyze.ai.detector;
+  options.ai_level = config_.analyze.ai.level;
+  options.ai_min_records = config_.analyze.ai.min_records;
   options.ai_checkpoint_slides = static_cast<uint32_t>(std::max<int64_t>(
       1, config_.analyze.ai.checkpoint_interval_ns / config_.analyze.windows.levels[0].slide_ns));
   analysis_ =

@@ -122,8 +122,11 @@ int run_train(const TrainCommandOptions& options, std::FILE* err) {
     }
   }
 
-  // Benign vectors of non-overlapping level-0 windows, per tenant, hosts in an attack left out.
-  const int64_t window_ns = config.analyze.windows.levels[0].window_ns;
+  // Benign vectors of non-overlapping windows, per tenant, hosts in an attack left out.
+  // The windows the detector scores (analyze.ai.level), without overlap.
+  const auto& levels = config.analyze.windows.levels;
+  const int64_t window_ns =
+      levels[std::min<size_t>(config.analyze.ai.level, levels.size() - 1)].window_ns;
   std::mutex mutex;
   std::map<uint32_t, Reservoir> reservoirs;
   uint64_t excluded = 0;

@@ -93,6 +93,10 @@ std::unique_ptr<AnomalyDetector> AnomalyDetector::create(AnomalyConfig config, M
     error = "anomaly: history_capacity must be 1.." + std::to_string(kMaxHistory);
     return nullptr;
   }
+  if (config.persistence == 0) {
+    error = "anomaly: persistence must be at least 1 window";
+    return nullptr;
+  }
   if (config.learning_min_samples > config.history_capacity) {
     error = "anomaly: learning_min_samples exceeds history_capacity";
     return nullptr;
@@ -205,9 +209,28 @@ void AnomalyDetector::train(uint32_t tenant_id, Tenant& t, const TrainOptions& o
   t.normaliser.refresh();
 }
 
+bool AnomalyDetector::confirmed(Tenant& t, const HostSample& s) const {
+  auto [it, fresh] = t.streaks.try_emplace(s.host, s.window_end_ns, 0);
+  auto& [last_end, run] = it->second;
+  // The previous scored window ends one slide earlier (repeat_ns; unknown: any earlier one).
+  const bool follows = !fresh && last_end < s.window_end_ns &&
+                       (s.repeat_ns <= 0 || last_end >= s.window_end_ns - s.repeat_ns);
+  run = follows ? run + 1 : (fresh || last_end != s.window_end_ns ? 1 : run);
+  last_end = s.window_end_ns;
+  return run >= config_.persistence;
+}
+
 std::vector<Detection> AnomalyDetector::score(uint32_t tenant_id, std::span<const HostSample> hosts,
                                               std::span<const flow::IpAddress> suspects) {
   Tenant& t = tenant(tenant_id);
+  // Streaks broken by a window under the threshold (or without the host) are forgotten.
+  if (!hosts.empty() && !t.streaks.empty()) {
+    const int64_t end = hosts.front().window_end_ns;
+    const int64_t slide = hosts.front().repeat_ns;
+    std::erase_if(t.streaks, [&](const auto& kv) {
+      return slide > 0 ? kv.second.first < end - slide : kv.second.first < end;
+    });
+  }
   ++stats_.windows;
   ++t.windows;
   std::vector<flow::IpAddress> suspect(suspects.begin(), suspects.end());
@@ -261,7 +284,9 @@ std::vector<Detection> AnomalyDetector::score(uint32_t tenant_id, std::span<cons
       std::copy(gl.begin(), gl.end(), losses.begin() + static_cast<std::ptrdiff_t>(i * groups));
       t.normaliser.normalise(gl, std::span<float>(z.data(), groups));
       const float s = t.normaliser.combine(std::span<const float>(z.data(), groups));
-      if (s > config_.threshold) {
+      if (s > config_.threshold && !confirmed(t, hosts[i])) {
+        ++stats_.unconfirmed;
+      } else if (s > config_.threshold) {
         found.emplace_back(
             s, explain(tenant_id, t, hosts[i], s, std::span<const float>(z.data(), groups),
                        std::span<const float>(e.col(j).data(), kD)));

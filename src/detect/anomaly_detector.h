@@ -53,6 +53,10 @@ struct AnomalyConfig {
   uint32_t max_baseline_hosts = 8192;
   /// Weight of a new benign window in a host's exponential average.
   double baseline_alpha = 0.05;
+  /// Consecutive scored windows a host must exceed the threshold in before it is reported:
+  /// one window over the threshold is mostly sampling noise at 1:1000, a slow attack stays
+  /// for many (not part of the exported state: a moved tenant's streaks restart).
+  uint32_t persistence = 3;
   /// Features named in a detection's evidence (largest reconstruction errors first).
   uint32_t top_features = 3;
   /// Detections per tenant and window at most (highest scores kept, the rest counted).
@@ -93,6 +97,7 @@ struct AnomalyStats {
   uint64_t hosts_scored = 0;
   uint64_t detections = 0;
   uint64_t detections_dropped = 0;  ///< over max_detections_per_window
+  uint64_t unconfirmed = 0;         ///< over the threshold, not yet for `persistence` windows
   uint64_t trainings = 0;           ///< fine-tunes at the end of learning
   uint64_t refreshes = 0;
   uint64_t baseline_full = 0;  ///< hosts not given a baseline: max_baseline_hosts reached
@@ -154,6 +159,8 @@ class AnomalyDetector {
     uint32_t history_size = 0;
     uint32_t history_next = 0;
     std::unordered_map<flow::IpAddress, Baseline, flow::IpAddressHash> baselines;
+    /// Hosts over the threshold in the latest scored windows: window end and run length.
+    std::unordered_map<flow::IpAddress, std::pair<int64_t, uint32_t>, flow::IpAddressHash> streaks;
   };
 
   AnomalyDetector(AnomalyConfig config, Model base);
@@ -161,6 +168,8 @@ class AnomalyDetector {
   Tenant new_tenant() const;
   void remember(Tenant& t, const analyze::FeatureVector& raw) const;
   void learn_baseline(Tenant& t, const HostSample& s);
+  /// Extends the host's run of windows over the threshold; true once it reaches persistence.
+  bool confirmed(Tenant& t, const HostSample& s) const;
   void train(uint32_t tenant_id, Tenant& t, const TrainOptions& options, bool refresh);
   Detection explain(uint32_t tenant_id, const Tenant& t, const HostSample& s, float score,
                     std::span<const float> group_z, std::span<const float> errors) const;

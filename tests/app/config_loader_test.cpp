@@ -97,6 +97,19 @@ analyze:
   thresholds: {syn_flood_pps: 500}
   incidents: {quiet_period_seconds: 30, refresh_seconds: 20, max_open: 50}
   beacon: {min_period_seconds: 5, max_period_seconds: 600, jitter_tolerance: 0.3, min_observations: 6}
+  ai:
+    model: "off"
+    level: 1
+    min_records: 4
+    threshold: 6.5
+    persistence: 2
+    learning_windows: 30
+    learning_min_samples: 256
+    history_capacity: 2048
+    refresh_windows: 900
+    max_detections_per_window: 20
+    top_features: 4
+    checkpoint_seconds: 600
   autoscale:
     scale_out_utilisation: 0.9
     scale_out_window_seconds: 300
@@ -227,6 +240,18 @@ TEST(ConfigLoader, FullFileSetsEveryField) {
   EXPECT_EQ(a.beacon.max_period_ns, 600'000'000'000);
   EXPECT_DOUBLE_EQ(a.beacon.jitter_tolerance, 0.3);
   EXPECT_EQ(a.beacon.min_observations, 6u);
+  EXPECT_EQ(a.ai.model, "off");
+  EXPECT_EQ(a.ai.level, 1u);
+  EXPECT_EQ(a.ai.min_records, 4u);
+  EXPECT_DOUBLE_EQ(a.ai.detector.threshold, 6.5);
+  EXPECT_EQ(a.ai.detector.persistence, 2u);
+  EXPECT_EQ(a.ai.detector.learning_windows, 30u);
+  EXPECT_EQ(a.ai.detector.learning_min_samples, 256u);
+  EXPECT_EQ(a.ai.detector.history_capacity, 2048u);
+  EXPECT_EQ(a.ai.detector.refresh_windows, 900u);
+  EXPECT_EQ(a.ai.detector.max_detections_per_window, 20u);
+  EXPECT_EQ(a.ai.detector.top_features, 4u);
+  EXPECT_EQ(a.ai.checkpoint_interval_ns, 600'000'000'000);
   EXPECT_DOUBLE_EQ(a.autoscale.scale_out_utilisation, 0.9);
   EXPECT_EQ(a.autoscale.scale_out_window_ns, 300'000'000'000);
   EXPECT_DOUBLE_EQ(a.autoscale.scale_in_utilisation, 0.2);

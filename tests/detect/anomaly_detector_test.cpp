@@ -130,6 +130,7 @@ AnomalyConfig test_config() {
   c.learning_windows = 30;
   c.learning_min_samples = 512;
   c.refresh_windows = 0;
+  c.persistence = 1;  // one window over the threshold reports (persistence has its own test)
   return c;
 }
 
@@ -162,14 +163,16 @@ TEST(AnomalyDetector, DefaultsAndConfigRejection) {
   EXPECT_EQ(d.learning_windows, 60u);
   EXPECT_EQ(d.history_capacity, 4096u);
   EXPECT_EQ(d.normaliser.capacity, 2048u);
+  EXPECT_EQ(d.persistence, 3u);
   std::string error;
   EXPECT_NE(AnomalyDetector::create(d, base_model(), error), nullptr) << error;
-  for (int bad = 0; bad < 4; ++bad) {
+  for (int bad = 0; bad < 5; ++bad) {
     AnomalyConfig c;
     if (bad == 0) c.threshold = 0;
     if (bad == 1) c.threshold = std::nan("");
     if (bad == 2) c.history_capacity = 0;
     if (bad == 3) c.learning_min_samples = c.history_capacity + 1;
+    if (bad == 4) c.persistence = 0;
     error.clear();
     EXPECT_EQ(AnomalyDetector::create(c, base_model(), error), nullptr) << bad;
     EXPECT_FALSE(error.empty());
@@ -251,6 +254,42 @@ TEST(AnomalyDetector, OneThresholdHoldsForTenants100TimesApart) {
     }
   }
   std::printf("false alarms per host-window: small %.4f, large %.4f\n", rate_small, rate_large);
+}
+
+// With persistence k, a host is reported only in its k-th consecutive window over the
+// threshold; a window under it (or without the host) starts the count again.
+TEST(AnomalyDetector, PersistenceNeedsConsecutiveWindowsOverTheThreshold) {
+  AnomalyConfig config = test_config();
+  config.persistence = 3;
+  auto det = make_detector(config);
+  SyntheticTenant gen(9, 2.0);
+  // Windows every 10 s, each the 10 s after the previous one.
+  const auto next = [&] {
+    auto w = gen.window();
+    for (HostSample& s : w) s.repeat_ns = 10'000'000'000LL;
+    return w;
+  };
+  for (uint32_t w = 0; w < config.learning_windows; ++w) det->score(1, next());
+  ASSERT_EQ(det->phase(1), TenantPhase::kScoring);
+  const auto reported = [&](bool scan) {
+    auto w = next();
+    if (scan) SyntheticTenant::make_scanner(w[4]);
+    const auto found = det->score(1, w);
+    return std::any_of(found.begin(), found.end(),
+                       [&](const Detection& d) { return d.subject == w[4].host; });
+  };
+  const uint64_t before = det->stats().unconfirmed;
+  EXPECT_FALSE(reported(true));
+  EXPECT_FALSE(reported(true));
+  EXPECT_FALSE(reported(false));  // the run is broken
+  EXPECT_FALSE(reported(true));
+  EXPECT_FALSE(reported(true));
+  EXPECT_TRUE(reported(true));  // third in a row
+  EXPECT_TRUE(reported(true));  // and every one after while it lasts
+  EXPECT_GE(det->stats().unconfirmed, before + 4);
+  // A gap (a window missing, e.g. the host was quiet) restarts the count.
+  gen.window();
+  EXPECT_FALSE(reported(true));
 }
 
 // Mean reconstruction loss of `s` under tenant `tenant`'s own model (before normalisation).
