@@ -1,6 +1,8 @@
 // The same suite against SQLite and PostgreSQL (INSTANTIATE_TEST_SUITE_P at the bottom).
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <map>
 #include <random>
 #include <sstream>
@@ -187,6 +189,15 @@ TEST_P(DatabaseTest, RollupsUpsertByTenantAndMinute) {
   EXPECT_EQ(rows[0], r);
   EXPECT_EQ(rows[1], next);
   EXPECT_EQ(db_->rollups(3, kT0 + kMinute, kT0 + 2 * kMinute).value.size(), 1u);
+  // An interval that could not be computed (NaN) reads back as NaN on both back ends.
+  Rollup unknown = next;
+  unknown.minute_ns += kMinute;
+  unknown.flows.ci_high = std::numeric_limits<double>::quiet_NaN();
+  ASSERT_TRUE(db_->write_rollups(std::vector{unknown}).ok);
+  const auto with_nan = db_->rollups(3, unknown.minute_ns, unknown.minute_ns + 1).value;
+  ASSERT_EQ(with_nan.size(), 1u);
+  EXPECT_TRUE(std::isnan(with_nan[0].flows.ci_high));
+  EXPECT_EQ(with_nan[0].flows.ci_low, unknown.flows.ci_low);
   EXPECT_TRUE(db_->rollups(4, kT0, kT0 + 10 * kMinute).value.empty());
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <string>
 #include <string_view>
@@ -34,7 +35,11 @@ struct Cell {
   std::string s;
 
   int64_t as_int() const noexcept { return kind == Kind::kReal ? static_cast<int64_t>(d) : i; }
-  double as_real() const noexcept { return kind == Kind::kInt ? static_cast<double>(i) : d; }
+  /// NULL reads as NaN (SQLite stores a NaN parameter as NULL).
+  double as_real() const noexcept {
+    if (kind == Kind::kNull) return std::numeric_limits<double>::quiet_NaN();
+    return kind == Kind::kInt ? static_cast<double>(i) : d;
+  }
 };
 
 /// Result of one statement.

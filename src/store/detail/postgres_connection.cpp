@@ -120,7 +120,14 @@ class PostgresConnection final : public Connection {
       switch (p.kind) {
         case Param::Kind::kNull: values[idx] = nullptr; continue;
         case Param::Kind::kInt: text[idx] = std::to_string(p.i); break;
-        case Param::Kind::kReal: text[idx] = real_text(p.d); break;
+        case Param::Kind::kReal:
+          // NULL for NaN, as SQLite stores it: one meaning on both back ends.
+          if (std::isnan(p.d)) {
+            values[idx] = nullptr;
+            continue;
+          }
+          text[idx] = real_text(p.d);
+          break;
         case Param::Kind::kText: text[idx] = std::string(p.s); break;
         case Param::Kind::kBlob:
           values[idx] = p.s.data() != nullptr ? p.s.data() : "";

@@ -1,6 +1,7 @@
 // The schema, as an ordered list of migrations. Both back ends run the same text: BIGINT,
 // DOUBLE PRECISION and TEXT mean the same to SQLite (by type affinity) and PostgreSQL; only the
-// blob type differs. Never edit an applied migration: add the next one.
+// blob type differs. Never edit an applied migration: add the next one. Estimates are nullable:
+// NULL stores NaN (an interval that could not be computed), which SQLite cannot hold as a REAL.
 
 #include <array>
 
@@ -45,15 +46,15 @@ CREATE TABLE incident_updates (
 CREATE TABLE rollups (
   tenant_id BIGINT NOT NULL,
   minute_ns BIGINT NOT NULL,
-  packets DOUBLE PRECISION NOT NULL,
-  packets_ci_low DOUBLE PRECISION NOT NULL,
-  packets_ci_high DOUBLE PRECISION NOT NULL,
-  bytes DOUBLE PRECISION NOT NULL,
-  bytes_ci_low DOUBLE PRECISION NOT NULL,
-  bytes_ci_high DOUBLE PRECISION NOT NULL,
-  flows DOUBLE PRECISION NOT NULL,
-  flows_ci_low DOUBLE PRECISION NOT NULL,
-  flows_ci_high DOUBLE PRECISION NOT NULL,
+  packets DOUBLE PRECISION,
+  packets_ci_low DOUBLE PRECISION,
+  packets_ci_high DOUBLE PRECISION,
+  bytes DOUBLE PRECISION,
+  bytes_ci_low DOUBLE PRECISION,
+  bytes_ci_high DOUBLE PRECISION,
+  flows DOUBLE PRECISION,
+  flows_ci_low DOUBLE PRECISION,
+  flows_ci_high DOUBLE PRECISION,
   detail_json TEXT NOT NULL,
   PRIMARY KEY (tenant_id, minute_ns)
 );
