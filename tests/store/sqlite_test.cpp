@@ -12,14 +12,13 @@
 namespace fathom::store {
 namespace {
 
-using testing::fresh_dir;
 using testing::make_event;
 
 constexpr int64_t kMinute = 60'000'000'000;
 constexpr int64_t kT0 = 1'800'000'000'000'000'000;
 
 TEST(SqliteStore, UnwritableLocationIsAClearError) {
-  const auto dir = fresh_dir("unwritable");
+  const testing::ScopedDir dir("unwritable");
   std::ofstream(dir / "file") << "x";
   StoreOptions o;
   // A path through a regular file fails even for root (permissions would not).
@@ -34,7 +33,7 @@ TEST(SqliteStore, UnwritableLocationIsAClearError) {
 }
 
 TEST(SqliteStore, FullDiskIsARetryableClearError) {
-  const auto dir = fresh_dir("full");
+  const testing::ScopedDir dir("full");
   StoreOptions o;
   o.url = (dir / "fathom.db").string();
   std::string error;
@@ -65,7 +64,7 @@ TEST(SqliteStore, FullDiskIsARetryableClearError) {
 }
 
 TEST(SqliteStore, SizeLimitDeletesOldestRollupsFirst) {
-  const auto dir = fresh_dir("size");
+  const testing::ScopedDir dir("size");
   StoreOptions o;
   o.url = "sqlite:" + (dir / "fathom.db").string();
   o.max_database_bytes = 512 * 1024;
@@ -90,7 +89,7 @@ TEST(SqliteStore, SizeLimitDeletesOldestRollupsFirst) {
 }
 
 TEST(SqliteStore, UrlForms) {
-  const auto dir = fresh_dir("urls");
+  const testing::ScopedDir dir("urls");
   StoreOptions o;
   std::string error;
   o.url = "";
@@ -107,7 +106,7 @@ TEST(SqliteStore, UrlForms) {
 }
 
 TEST(SqliteStore, SchemaNewerThanTheBuildIsRefused) {
-  const auto dir = fresh_dir("future");
+  const testing::ScopedDir dir("future");
   StoreOptions o;
   o.url = (dir / "fathom.db").string();
   std::string error;
@@ -125,7 +124,7 @@ TEST(SqliteStore, SchemaNewerThanTheBuildIsRefused) {
 }
 
 TEST(SqliteStore, UsesWalMode) {
-  const auto dir = fresh_dir("wal");
+  const testing::ScopedDir dir("wal");
   StoreOptions o;
   o.url = (dir / "fathom.db").string();
   std::string error;

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "detect/incident.h"
 #include "store/store.h"
@@ -38,16 +39,34 @@ inline std::string read_file(const std::filesystem::path& path) {
   return text;
 }
 
-/// A fresh directory under the test temp dir, unique per process and call.
-inline std::filesystem::path fresh_dir(const std::string& tag) {
-  static std::atomic<int> counter{0};
-  std::filesystem::path dir =
-      std::filesystem::path(::testing::TempDir()) /
-      ("fathom-store-" + tag + "-" + std::to_string(getpid()) + "-" + std::to_string(counter++));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
-}
+/// A fresh directory under the test temp dir, unique per process and call, removed with the
+/// object (unless released).
+class ScopedDir {
+ public:
+  explicit ScopedDir(const std::string& tag) {
+    static std::atomic<int> counter{0};
+    path_ =
+        std::filesystem::path(::testing::TempDir()) /
+        ("fathom-store-" + tag + "-" + std::to_string(getpid()) + "-" + std::to_string(counter++));
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~ScopedDir() {
+    std::error_code ignored;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
+  }
+  ScopedDir(const ScopedDir&) = delete;
+  ScopedDir& operator=(const ScopedDir&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  std::string string() const { return path_.string(); }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+  /// The path, no longer removed by this object.
+  std::filesystem::path release() { return std::exchange(path_, {}); }
+
+ private:
+  std::filesystem::path path_;
+};
 
 /// The admin URL of the fixture's server ($FATHOM_TEST_POSTGRES_URL overrides), or empty with
 /// `why` set.
@@ -102,7 +121,7 @@ class ScratchDatabase {
   explicit ScratchDatabase(Backend backend, std::string admin_url = {}) : backend_(backend) {
     static std::atomic<int> counter{0};
     if (backend == Backend::kSqlite) {
-      dir_ = fresh_dir("sqlite");
+      dir_ = ScopedDir("sqlite").release();
       url_ = "sqlite:" + (dir_ / "fathom.db").string();
       return;
     }
@@ -145,7 +164,7 @@ class ScratchDatabase {
 /// A private PostgreSQL server (scripts/start-postgres) for tests that kill it.
 class PrivateServer {
  public:
-  PrivateServer() : state_(fresh_dir("pgserver")) { start(); }
+  PrivateServer() : state_(ScopedDir("pgserver").release()) { start(); }
   ~PrivateServer() { script("stop-postgres", ""); }
   /// True when the server is up (`url()` valid); else `error()` says why.
   bool start() { return script("start-postgres", "") && !url().empty(); }

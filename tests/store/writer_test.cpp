@@ -14,7 +14,6 @@ namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-using testing::fresh_dir;
 using testing::make_event;
 
 constexpr int64_t kMinute = 60'000'000'000;
@@ -66,7 +65,7 @@ void expect_stored_once(Database& db, const std::vector<detect::IncidentEvent>& 
 }
 
 TEST(StoreWriter, WritesEverythingItIsGiven) {
-  const auto dir = fresh_dir("writer");
+  const testing::ScopedDir dir("writer");
   StoreOptions store;
   store.url = "sqlite:" + (dir / "fathom.db").string();
   std::string error;
@@ -103,7 +102,7 @@ TEST(StoreWriter, WritesEverythingItIsGiven) {
 }
 
 TEST(StoreWriter, SpoolsWhileTheDatabaseIsUnreachableAndReplaysInOrder) {
-  const auto dir = fresh_dir("writer-spool");
+  const testing::ScopedDir dir("writer-spool");
   StoreOptions store;
   store.url = (dir / "later" / "fathom.db").string();  // the directory does not exist yet
   StoreWriterOptions options = fast_options();
@@ -139,7 +138,7 @@ TEST(StoreWriter, SpoolsWhileTheDatabaseIsUnreachableAndReplaysInOrder) {
 }
 
 TEST(StoreWriter, ASpoolLeftBehindIsReplayedByTheNextWriter) {
-  const auto dir = fresh_dir("writer-restart");
+  const testing::ScopedDir dir("writer-restart");
   StoreOptions store;
   store.url = (dir / "later" / "fathom.db").string();
   StoreWriterOptions options = fast_options();
@@ -164,7 +163,7 @@ TEST(StoreWriter, ASpoolLeftBehindIsReplayedByTheNextWriter) {
 }
 
 TEST(StoreWriter, AFullQueueRefusesAndCounts) {
-  const auto dir = fresh_dir("writer-full");
+  const testing::ScopedDir dir("writer-full");
   StoreOptions store;
   store.url = (dir / "missing" / "fathom.db").string();  // never reachable; no spool
   StoreWriterOptions options = fast_options();
@@ -189,7 +188,7 @@ TEST(StoreWriter, AFullQueueRefusesAndCounts) {
 TEST(StoreWriter, NonRetryableFailureDropsOnlyTheBadItems) {
   // A NaN severity is a bug upstream; both back ends store NaN as NULL and severity is NOT
   // NULL, so the database refuses that one incident (a constraint: not retryable).
-  const auto dir = fresh_dir("writer-bad");
+  const testing::ScopedDir dir("writer-bad");
   StoreOptions store;
   store.url = (dir / "fathom.db").string();
   std::string error;
@@ -218,7 +217,8 @@ TEST(StoreWriter, PostgresKilledMidStreamStoresEveryIncidentOnce) {
   store.url = server.url();
   store.connect_timeout_s = 1;
   StoreWriterOptions options = fast_options();
-  options.spool_directory = fresh_dir("writer-pg-spool").string();
+  const testing::ScopedDir spool("writer-pg-spool");
+  options.spool_directory = spool.string();
   std::string error;
   auto writer = StoreWriter::start(store, options, error);
   ASSERT_NE(writer, nullptr) << error;
