@@ -142,6 +142,7 @@ class ScratchDatabase {
   ScratchDatabase(const ScratchDatabase&) = delete;
   ScratchDatabase& operator=(const ScratchDatabase&) = delete;
 
+  Backend backend() const { return backend_; }
   const std::string& skip_reason() const { return skip_reason_; }
   const std::string& url() const { return url_; }
   const std::filesystem::path& dir() const { return dir_; }

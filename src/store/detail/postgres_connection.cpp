@@ -250,6 +250,18 @@ std::unique_ptr<Connection> open_postgres(const std::string& url, const StoreOpt
     conninfo += conninfo.find('?') == std::string::npos ? '?' : '&';
     conninfo += "connect_timeout=" + std::to_string(std::max(1, options.connect_timeout_s));
   }
+  // A server that stops answering without closing the connection (a network partition, a
+  // frozen host) would otherwise block the writer thread forever: TCP keepalives and a TCP
+  // user timeout turn it into a lost connection (retryable) within about a minute. Ignored
+  // on unix sockets; a URL that sets them keeps its own.
+  for (const std::string_view param : {"keepalives_idle=30", "keepalives_interval=10",
+                                       "keepalives_count=3", "tcp_user_timeout=60000"}) {
+    const std::string_view name = param.substr(0, param.find('=') + 1);
+    if (conninfo.find(name) == std::string::npos) {
+      conninfo += '&';
+      conninfo += param;
+    }
+  }
   PGconn* conn = PQconnectdb(conninfo.c_str());
   if (conn == nullptr) {
     error = "postgresql: out of memory connecting to " + redact(url);
