@@ -179,6 +179,12 @@ void AlertPolicy::process(const detect::IncidentEvent& event, int64_t now_ns, in
   // the alerter, or the open was filtered or limited), is an open for the receivers.
   AlertKind kind = AlertKind::kOpen;
   if (it != tracked_.end()) {
+    if (event.kind == detect::IncidentEventKind::kOpen) {
+      // An open of an incident already alerted: a replayed stream.
+      ++stats_.deduplicated;
+      count_per_sink(it->second.sinks, &SinkPolicyCounters::deduplicated);
+      return;
+    }
     if (level <= it->second.alerted_level) {
       ++stats_.not_escalated;
       return;
