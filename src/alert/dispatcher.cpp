@@ -125,9 +125,22 @@ class AlertDispatcher::Worker {
     if (spool_->append_all(records)) {
       spooled_.add(n);
     } else {
-      dropped_spool_full_.add(n);
-      log()->warn("alert: sink={} spool refused {} alerts (budget or I/O), dropped", config_.name,
-                  n);
+      // Over budget as a whole: keep the oldest that fit, one by one (still in order).
+      uint64_t refused = 0;
+      for (const std::string& record : records) {
+        if (refused == 0 && spool_->append(record)) {
+          spooled_.add();
+        } else {
+          ++refused;
+        }
+      }
+      dropped_spool_full_.add(refused);
+      const auto now = Clock::now();
+      if (now - last_drop_log_ >= std::chrono::seconds(10)) {
+        last_drop_log_ = now;
+        log()->warn("alert: sink={} spool full (budget or I/O): dropped {} alerts, {} so far",
+                    config_.name, refused, dropped_spool_full_.get());
+      }
     }
     queue_.clear();
   }

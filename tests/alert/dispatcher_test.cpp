@@ -281,3 +281,50 @@ TEST(AlertDispatcherTest, RoutesByLevelAcrossSinks) {
 
 }  // namespace
 }  // namespace fathom::alert
+
+namespace fathom::alert {
+namespace {
+
+TEST(AlertDispatcherSpoolTest, AFullSpoolDropsAndCounts) {
+  const int port = testing::unused_port();
+  AlertConfig config = webhook_config("http://127.0.0.1:" + std::to_string(port) + "/hook");
+  config.retry.max_attempts = 1;
+  config.spool_directory = fresh_dir("alert_dispatch_spool_full");
+  config.spool_max_bytes_per_sink = 8192;  // a handful of alerts
+  auto dispatcher = start(config);
+  constexpr uint64_t kAlerts = 40;
+  for (uint64_t alert_idx = 0; alert_idx < kAlerts; ++alert_idx) {
+    dispatcher->submit(incident_event(IncidentEventKind::kOpen, std::to_string(alert_idx), 80));
+  }
+  // Nothing disappears silently: every alert is either on disk or counted as dropped.
+  ASSERT_TRUE(wait_for([&] {
+    const SinkStats s = dispatcher->stats().sinks[0];
+    return s.submitted == kAlerts && s.queued == 0 && s.spooled + s.dropped_spool_full == kAlerts;
+  }));
+  const SinkStats s = dispatcher->stats().sinks[0];
+  EXPECT_GT(s.spooled, 0u);
+  EXPECT_GT(s.dropped_spool_full, 0u);
+  EXPECT_EQ(s.spool_pending, s.spooled);
+}
+
+TEST(AlertDispatcherSpoolTest, RateLimitedTenantGetsASummaryAlert) {
+  testing::HttpReceiver receiver;
+  AlertConfig config = webhook_config(receiver.url());
+  config.rate_limit.alerts_per_minute = 1;
+  config.rate_limit.burst = 1;
+  config.rate_limit.summary_interval_ms = 20;
+  auto dispatcher = start(config);
+  for (int alert_idx = 0; alert_idx < 4; ++alert_idx) {
+    dispatcher->submit(incident_event(IncidentEventKind::kOpen, std::to_string(alert_idx), 80, 9));
+  }
+  ASSERT_TRUE(wait_for([&] { return receiver.accepted().size() == 2; }));
+  dispatcher->stop();
+  const auto accepted = receiver.accepted();
+  EXPECT_NE(accepted[1].find("\"message\":\"3 alerts suppressed for tenant 9\""), std::string::npos)
+      << accepted[1];
+  EXPECT_EQ(dispatcher->stats().sinks[0].rate_limited, 3u);
+  EXPECT_EQ(dispatcher->stats().policy.summaries, 1u);
+}
+
+}  // namespace
+}  // namespace fathom::alert
