@@ -7,12 +7,7 @@
 #include "decode/decode_status.h"
 
 namespace fathom::api {
-namespace {
-
-constexpr MetricType kCounter = MetricType::kCounter;
-constexpr MetricType kGauge = MetricType::kGauge;
-
-std::string_view version_name(uint8_t version) {
+std::string_view protocol_name(uint8_t version) noexcept {
   switch (version) {
     case 5: return "netflow_v5";
     case 9: return "netflow_v9";
@@ -21,6 +16,11 @@ std::string_view version_name(uint8_t version) {
     default: return "unknown";
   }
 }
+
+namespace {
+
+constexpr MetricType kCounter = MetricType::kCounter;
+constexpr MetricType kGauge = MetricType::kGauge;
 
 /// An exporter's counters, summed over workers (an exporter lives in one worker, but the
 /// "other" bucket sums many).
@@ -110,7 +110,7 @@ void append_exporter_metrics(const CollectorSnapshot& s,
     row.tenant = e.tenant_id == 0             ? ""
                  : name != tenant_names.end() ? name->second
                                               : std::to_string(e.tenant_id);
-    row.protocol = version_name(e.decode.last_version);
+    row.protocol = protocol_name(e.decode.last_version);
     row.sum = e;
     rows.push_back(std::move(row));
   }
@@ -355,6 +355,7 @@ void append_collector_metrics(const CollectorSnapshot& snapshot, MetricsText& ou
   append_enrichment_metrics(snapshot, out);
   append_estimate_metrics(snapshot, out);
   append_analysis_metrics(snapshot, out);
+  append_persistence_metrics(snapshot, out);
 }
 
 }  // namespace fathom::api

@@ -63,6 +63,75 @@ struct AnalysisSnapshot {
   uint64_t incidents_dropped = 0;
   /// Open incidents by (tenant id, severity level name).
   std::vector<std::tuple<uint32_t, std::string, uint64_t>> open_by_severity;
+  /// The autoencoder detector, summed over the workers (`has_ai`: a base model is loaded).
+  bool has_ai = false;
+  uint64_t ai_windows = 0;
+  uint64_t ai_hosts_learning = 0;
+  uint64_t ai_hosts_scored = 0;
+  uint64_t ai_detections = 0;
+  uint64_t ai_detections_dropped = 0;
+  uint64_t ai_unconfirmed = 0;
+  uint64_t ai_trainings = 0;
+  uint64_t ai_refreshes = 0;
+  uint64_t ai_baseline_full = 0;
+};
+
+/// The store writer's and its upkeep's figures, copied out of them.
+struct StoreSnapshot {
+  std::string backend;  ///< "sqlite", "postgresql"
+  bool database_up = false;
+  uint64_t queued = 0;
+  uint64_t written = 0;
+  uint64_t spooled = 0;
+  uint64_t replayed = 0;
+  uint64_t dropped_queue_full = 0;
+  uint64_t dropped_spool_full = 0;
+  uint64_t dropped_failed = 0;
+  uint64_t dropped_corrupt = 0;
+  uint64_t retries = 0;
+  uint64_t queue_depth = 0;
+  uint64_t spool_pending = 0;
+  uint64_t prunes = 0;
+  uint64_t prune_failures = 0;
+  uint64_t pruned_rollups = 0;
+  uint64_t pruned_incidents = 0;
+  uint64_t state_restored = 0;  ///< tenants' detector states read at start
+  uint64_t state_saved = 0;
+  uint64_t state_refused = 0;
+};
+
+/// One alert sink's figures.
+struct AlertSinkSnapshot {
+  std::string name;
+  uint64_t submitted = 0;
+  uint64_t delivered = 0;
+  uint64_t retried = 0;
+  uint64_t failed_permanent = 0;
+  uint64_t spooled = 0;
+  uint64_t replayed = 0;
+  uint64_t dropped_spool_full = 0;
+  uint64_t dropped_no_spool = 0;
+  uint64_t rate_limited = 0;
+  uint64_t deduplicated = 0;
+  uint64_t corrupt_spooled = 0;
+  uint64_t queued = 0;
+  uint64_t spool_pending = 0;
+};
+
+/// The alert dispatcher's figures.
+struct AlertSnapshot {
+  uint64_t events_submitted = 0;
+  uint64_t events_dropped_full = 0;
+  uint64_t opens = 0;
+  uint64_t escalations = 0;
+  uint64_t closes = 0;
+  uint64_t summaries = 0;
+  uint64_t deduplicated = 0;
+  uint64_t rate_limited = 0;
+  uint64_t unrouted = 0;
+  uint64_t tracked_evicted = 0;
+  uint64_t journal_errors = 0;
+  std::vector<AlertSinkSnapshot> sinks;
 };
 
 struct CollectorSnapshot {
@@ -85,9 +154,17 @@ struct CollectorSnapshot {
   std::vector<estimate::TenantWindowSummary> estimates;
   bool has_analysis = false;  ///< `analysis` is filled (the stage runs)
   AnalysisSnapshot analysis;
+  bool has_store = false;  ///< `store` is filled (the store is enabled)
+  StoreSnapshot store;
+  bool has_alerts = false;  ///< `alerts` is filled (alert sinks are configured)
+  AlertSnapshot alerts;
   /// Exporters shown with their own label; the rest are summed under exporter="other".
   size_t max_exporter_series = 1000;
 };
+
+/// "netflow_v5", "netflow_v9", "ipfix", "sflow_v5" for an ExporterStats::last_version, else
+/// "unknown".
+std::string_view protocol_name(uint8_t version) noexcept;
 
 /// Appends the collector's families to `out`: sockets (datagrams, bytes, kernel drops, receive
 /// buffer), per-exporter decode counters (packets, bytes, records, malformed by reason,
@@ -109,5 +186,7 @@ void append_estimate_metrics(const CollectorSnapshot& snapshot, MetricsText& out
 /// The analysis stage: records by outcome, slides and their utilisation, the autoscaler's
 /// desired workers, detections by type and incidents.
 void append_analysis_metrics(const CollectorSnapshot& snapshot, MetricsText& out);
+/// The store's and the alert dispatcher's families (`has_store`, `has_alerts`).
+void append_persistence_metrics(const CollectorSnapshot& snapshot, MetricsText& out);
 
 }  // namespace fathom::api

@@ -166,6 +166,38 @@ void append_estimate_metrics(const CollectorSnapshot& s, MetricsText& out) {
   }
 }
 
+namespace {
+
+void append_ai_metrics(const AnalysisSnapshot& a, MetricsText& out) {
+  if (!a.has_ai) return;
+  out.family("fathom_ai_windows_total", "Tenant windows the autoencoder detector scored or learnt from.",
+             kCounter)
+      .sample({}, a.ai_windows);
+  out.family("fathom_ai_hosts_total",
+             "Host vectors the autoencoder saw, by phase (learning: a tenant's learning period).",
+             kCounter)
+      .sample({{"phase", "learning"}}, a.ai_hosts_learning)
+      .sample({{"phase", "scored"}}, a.ai_hosts_scored);
+  out.family("fathom_ai_findings_total",
+             "Hosts over the anomaly threshold, by outcome: reported; unconfirmed (not yet for "
+             "analyze.ai.persistence windows); dropped (over max_detections_per_window).",
+             kCounter)
+      .sample({{"outcome", "reported"}}, a.ai_detections)
+      .sample({{"outcome", "unconfirmed"}}, a.ai_unconfirmed)
+      .sample({{"outcome", "dropped"}}, a.ai_detections_dropped);
+  out.family("fathom_ai_trainings_total",
+             "Per-tenant model trainings: the fine-tune at the end of learning, and refreshes.",
+             kCounter)
+      .sample({{"kind", "fine_tune"}}, a.ai_trainings)
+      .sample({{"kind", "refresh"}}, a.ai_refreshes);
+  out.family("fathom_ai_baseline_full_total",
+             "Hosts given no baseline of usual values: analyze.ai's per-tenant host cap reached.",
+             kCounter)
+      .sample({}, a.ai_baseline_full);
+}
+
+}  // namespace
+
 void append_analysis_metrics(const CollectorSnapshot& s, MetricsText& out) {
   if (!s.has_analysis) return;
   const AnalysisSnapshot& a = s.analysis;
@@ -237,6 +269,112 @@ void append_analysis_metrics(const CollectorSnapshot& s, MetricsText& out) {
                  {"tenant_id", std::to_string(tenant_id)},
                  {"severity", level}},
                 count);
+  }
+  append_ai_metrics(a, out);
+}
+
+void append_persistence_metrics(const CollectorSnapshot& s, MetricsText& out) {
+  if (s.has_store) {
+    const StoreSnapshot& st = s.store;
+    out.family("fathom_store_up",
+               "1 while the last database write succeeded, by back end (sqlite, postgresql).",
+               kGauge)
+        .sample({{"backend", st.backend}}, st.database_up ? 1 : 0);
+    out.family("fathom_store_items_total",
+               "Incident events, rollups, tenant, exporter and state rows the store writer "
+               "handled: queued (accepted), written (committed from memory), spooled (to disk "
+               "while the database was away), replayed (committed from the spool).",
+               kCounter)
+        .sample({{"outcome", "queued"}}, st.queued)
+        .sample({{"outcome", "written"}}, st.written)
+        .sample({{"outcome", "spooled"}}, st.spooled)
+        .sample({{"outcome", "replayed"}}, st.replayed);
+    out.family("fathom_store_dropped_total",
+               "Items the store lost, by reason: queue_full, spool_full (disk budget or I/O), "
+               "failed (refused by the database), corrupt (spool records that did not decode).",
+               kCounter)
+        .sample({{"reason", "queue_full"}}, st.dropped_queue_full)
+        .sample({{"reason", "spool_full"}}, st.dropped_spool_full)
+        .sample({{"reason", "failed"}}, st.dropped_failed)
+        .sample({{"reason", "corrupt"}}, st.dropped_corrupt);
+    out.family("fathom_store_retries_total", "Database writes that failed retryably (backed off).",
+               kCounter)
+        .sample({}, st.retries);
+    out.family("fathom_store_pending",
+               "Items waiting for the database: in memory (queue), records in the disk spool.",
+               kGauge)
+        .sample({{"where", "queue"}}, st.queue_depth)
+        .sample({{"where", "spool"}}, st.spool_pending);
+    out.family("fathom_store_prunes_total", "Retention passes, by outcome (ok, failed).", kCounter)
+        .sample({{"outcome", "ok"}}, st.prunes)
+        .sample({{"outcome", "failed"}}, st.prune_failures);
+    out.family("fathom_store_pruned_total",
+               "Rows the retention and size limits removed, by table (rollups, incidents).",
+               kCounter)
+        .sample({{"table", "rollups"}}, st.pruned_rollups)
+        .sample({{"table", "incidents"}}, st.pruned_incidents);
+    out.family("fathom_store_tenant_state_total",
+               "Tenants' detector states: restored at start, saved (checkpoints handed to the "
+               "writer), refused (writer queue full; the next checkpoint retries).",
+               kCounter)
+        .sample({{"event", "restored"}}, st.state_restored)
+        .sample({{"event", "saved"}}, st.state_saved)
+        .sample({{"event", "refused"}}, st.state_refused);
+  }
+  if (s.has_alerts) {
+    const AlertSnapshot& a = s.alerts;
+    out.family("fathom_alert_events_total",
+               "Incident events offered to alerting: accepted, or dropped (intake queue full).",
+               kCounter)
+        .sample({{"outcome", "accepted"}}, a.events_submitted)
+        .sample({{"outcome", "dropped"}}, a.events_dropped_full);
+    out.family("fathom_alert_raised_total",
+               "Alerts raised by the policy, by kind (open, escalation, close, summary).", kCounter)
+        .sample({{"kind", "open"}}, a.opens)
+        .sample({{"kind", "escalation"}}, a.escalations)
+        .sample({{"kind", "close"}}, a.closes)
+        .sample({{"kind", "summary"}}, a.summaries);
+    out.family("fathom_alert_suppressed_total",
+               "Alerts not raised, by reason: deduplicated (already sent), rate_limited (tenant "
+               "over its limit; summarised), unrouted (no sink wants the tenant or level).",
+               kCounter)
+        .sample({{"reason", "deduplicated"}}, a.deduplicated)
+        .sample({{"reason", "rate_limited"}}, a.rate_limited)
+        .sample({{"reason", "unrouted"}}, a.unrouted);
+    out.family("fathom_alert_tracked_evicted_total",
+               "Incidents whose alert state was forgotten to bound memory.", kCounter)
+        .sample({}, a.tracked_evicted);
+    out.family("fathom_alert_journal_errors_total",
+               "De-duplication journal writes that failed.", kCounter)
+        .sample({}, a.journal_errors);
+    auto& alerts = out.family(
+        "fathom_alert_sink_alerts_total",
+        "Alerts per sink, by outcome: submitted, delivered, replayed (from the spool), spooled, "
+        "failed (rejected for good by the receiver), dropped_spool_full, dropped_no_spool, "
+        "corrupt (spool records that did not decode).",
+        kCounter);
+    auto& retries =
+        out.family("fathom_alert_sink_retries_total", "Delivery attempts after a retryable failure.",
+                   kCounter);
+    auto& pending = out.family("fathom_alert_sink_pending",
+                               "Alerts waiting per sink: in memory (queue), in the disk spool.",
+                               kGauge);
+    for (const AlertSinkSnapshot& k : a.sinks) {
+      const auto add = [&](const char* outcome, uint64_t v) {
+        alerts.sample({{"sink", k.name}, {"outcome", outcome}}, v);
+      };
+      add("submitted", k.submitted);
+      add("delivered", k.delivered);
+      add("replayed", k.replayed);
+      add("spooled", k.spooled);
+      add("failed", k.failed_permanent);
+      add("dropped_spool_full", k.dropped_spool_full);
+      add("dropped_no_spool", k.dropped_no_spool);
+      add("corrupt", k.corrupt_spooled);
+      retries.sample({{"sink", k.name}}, k.retried);
+      pending.sample({{"sink", k.name}, {"where", "queue"}}, k.queued);
+      pending.sample({{"sink", k.name}, {"where", "spool"}}, k.spool_pending);
+    }
   }
 }
 

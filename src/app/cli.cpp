@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "app/config_loader.h"
+#include "app/db_command.h"
 #include "app/decode_command.h"
 #include "app/eval_command.h"
 #include "app/run_command.h"
@@ -57,6 +58,8 @@ int run_cli(int argc, char** argv) {
                       "collect.listeners, i.e. all addresses, ports 2055, 4739, 6343)");
   run_cmd->add_option("--state-file", run.state_file,
                       "Decoder state (templates, sampling rates): loaded at start, saved at exit");
+  run_cmd->add_option("--data-dir", run.data_dir,
+                      "Directory of the database and the spools (overrides data_dir)");
   run_cmd->add_option("--interval", interval_s, "Seconds between summary lines")
       ->check(CLI::Range(0.1, 3600.0));
   run_cmd->add_option("--replay", run.replay,
@@ -148,6 +151,15 @@ int run_cli(int argc, char** argv) {
   train_cmd->add_option("--work-dir", train.work_dir,
                         "Keep the generated capture here (default: a temporary directory)");
 
+  DbCommandOptions db;
+  CLI::App* db_cmd = app.add_subcommand(
+      "db", "Maintain the store (docs/storage.md): migrate, vacuum, prune, export, status");
+  db_cmd->add_option("ACTION", db.action, "migrate, vacuum, prune, export or status")->required();
+  db_cmd->add_option("--config", db.config_file, "fathom.yaml (its store and data_dir)");
+  db_cmd->add_option("--url", db.url, "Database URL (overrides store.url)");
+  db_cmd->add_option("--data-dir", db.data_dir, "Overrides data_dir");
+  db_cmd->add_option("--out", db.out, "export: JSON-lines file (default '-': stdout)");
+
   std::string config_path;
   CLI::App* config_cmd = app.add_subcommand("config", "Work with fathom.yaml");
   config_cmd->require_subcommand(1);
@@ -167,6 +179,7 @@ int run_cli(int argc, char** argv) {
     decode.format = format == "csv" ? OutputFormat::kCsv : OutputFormat::kJson;
     return run_decode(decode, stdout, stderr);
   }
+  if (db_cmd->parsed()) return run_db(db, stdout, stderr);
   if (check_cmd->parsed()) return run_config_check(config_path, stdout, stderr);
   if (train_cmd->parsed()) {
     if (train_cmd->count("--seed") != 0) train.seed = train_seed;

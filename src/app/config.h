@@ -4,6 +4,7 @@
 #include <string>
 #include <string_view>
 
+#include "alert/config.h"
 #include "analyze/autoscaler.h"
 #include "analyze/window_engine.h"
 #include "collect/config.h"
@@ -14,6 +15,7 @@
 #include "detect/incident.h"
 #include "detect/rules.h"
 #include "estimate/window_estimator.h"
+#include "store/store.h"
 #include "transform/config.h"
 
 namespace fathom::app {
@@ -73,6 +75,21 @@ struct Config {
       int64_t checkpoint_interval_ns = 1'800'000'000'000;
     } ai;
   } analyze;
+  /// The database of incidents, traffic rollups and tenant state (docs/storage.md).
+  struct Store {
+    bool enabled = true;
+    /// "sqlite:PATH", "postgresql://..."; empty: SQLite `<data_dir>/fathom.db`.
+    std::string url;
+    /// Retention, size limit, timeouts (`url` is filled from the one above when opened).
+    store::StoreOptions options;
+    /// Disk budget of the writer's spool (`<data_dir>/store-spool`) while the database is away.
+    uint64_t spool_max_bytes = 256ull << 20;
+    /// How often the retention and size limits are applied.
+    int64_t prune_interval_ns = 3'600'000'000'000;
+  } store;
+  /// Alert sinks, retries, rate limits (docs/alerting.md); the spool lives in
+  /// `<data_dir>/alert-spool`.
+  alert::AlertConfig alert;
   /// Where records go besides the in-process bus.
   struct Output {
     /// JSON lines of every accepted flow record: a path (appended to), "-" for stdout, or ""

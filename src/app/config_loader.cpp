@@ -33,6 +33,42 @@ constexpr auto kKeys = std::to_array<std::string_view>({
     "output.flows",
     "output.estimates",
     "output.incidents",
+    "store",
+    "store.enabled",
+    "store.url",
+    "store.rollup_retention_days",
+    "store.incident_retention_days",
+    "store.max_database_mb",
+    "store.spool_max_mb",
+    "store.prune_interval_seconds",
+    "store.connect_timeout_seconds",
+    "alert",
+    "alert.sinks",
+    "alert.sinks[].name",
+    "alert.sinks[].kind",
+    "alert.sinks[].tenants",
+    "alert.sinks[].min_severity",
+    "alert.sinks[].url",
+    "alert.sinks[].headers",
+    "alert.sinks[].hmac_secret",
+    "alert.sinks[].timeout_ms",
+    "alert.sinks[].verify_tls",
+    "alert.sinks[].host",
+    "alert.sinks[].port",
+    "alert.sinks[].transport",
+    "alert.sinks[].facility",
+    "alert.sinks[].hostname",
+    "alert.sinks[].path",
+    "alert.retry",
+    "alert.retry.max_attempts",
+    "alert.retry.initial_backoff_ms",
+    "alert.retry.max_backoff_ms",
+    "alert.rate_limit",
+    "alert.rate_limit.alerts_per_minute",
+    "alert.rate_limit.burst",
+    "alert.rate_limit.summary_interval_seconds",
+    "alert.spool_max_mb_per_sink",
+    "alert.queue_capacity",
     "analyze",
     "analyze.slide_seconds",
     "analyze.window_seconds",
@@ -391,6 +427,8 @@ void Loader::load(const YAML::Node& root, Config& config) {
   }
   if (const YAML::Node node = child(root, "estimate", "")) load_estimate(node, config.estimate);
   if (const YAML::Node node = child(root, "analyze", "")) load_analyze(node, config.analyze);
+  if (const YAML::Node node = child(root, "store", "")) load_store(node, config.store);
+  if (const YAML::Node node = child(root, "alert", "")) load_alert(node, config.alert);
   if (const YAML::Node node = child(root, "collect", "")) load_collect(node, config.collect);
   if (const YAML::Node node = child(root, "decode", "")) load_decode(node, config.decode);
   YAML::Mark default_mark = YAML::Mark::null_mark();

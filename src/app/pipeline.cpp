@@ -108,6 +108,31 @@ bool load_base_model(const std::string& which, std::shared_ptr<const detect::Mod
   return true;
 }
 
+bool Pipeline::open_persistence(std::string& error) {
+  persistence_ = Persistence::open(
+      config_,
+      [this] {
+        std::vector<store::ExporterRecord> rows;
+        for (const auto& w : workers_) {
+          for (const transform::ExporterIngest& e : w->snapshot().exporters) {
+            store::ExporterRecord r;
+            r.address = e.address.to_string();
+            r.tenant_id = e.tenant_id;
+            r.protocol = std::string(api::protocol_name(e.decode.last_version));
+            r.first_seen_ns = e.decode.last_seen_ns;  // the store keeps the earliest
+            r.last_seen_ns = e.decode.last_seen_ns;
+            r.packets = e.decode.packets;
+            r.records = e.decode.records;
+            r.malformed = e.decode.packets - std::min(e.decode.packets, e.decode.packets_ok);
+            rows.push_back(std::move(r));
+          }
+        }
+        return rows;
+      },
+      error);
+  return persistence_ != nullptr;
+}
+
 bool Pipeline::open_analysis(const std::string& output, bool live, std::string& error,
                              AnalysisHooks hooks) {
   AnalyzeStage::Options options;
@@ -121,6 +146,22 @@ bool Pipeline::open_analysis(const std::string& output, bool live, std::string& 
   options.sampler = sampler_;
   options.on_incident_events = std::move(hooks.on_incident_events);
   options.on_rollups = std::move(hooks.on_rollups);
+  if (Persistence* p = persistence_.get()) {
+    options.on_incident_events = [p, next = std::move(options.on_incident_events)](
+                                     std::span<const detect::IncidentEvent> events) {
+      p->on_incident_events(events);
+      if (next) next(events);
+    };
+    options.on_rollups = [p, next = std::move(options.on_rollups)](
+                             std::span<const analyze::TenantSummary> rollups) {
+      p->on_rollups(rollups);
+      if (next) next(rollups);
+    };
+    options.on_ai_state = [p](uint32_t tenant, std::span<const std::byte> state) {
+      p->on_ai_state(tenant, state);
+    };
+    options.ai_state = p->ai_states();
+  }
   options.on_host_samples = std::move(hooks.on_host_samples);
   if (!load_base_model(config_.analyze.ai.model, options.ai_base, error)) return false;
   options.ai = config_.analyze.ai.detector;
@@ -361,6 +402,7 @@ void Pipeline::stop() {
   if (flow_sink_) flow_sink_->join();
   if (estimates_) estimates_->join();
   if (analysis_) analysis_->join();
+  if (persistence_) persistence_->stop();
   if (enrichment_) enrichment_->stop();
 }
 
@@ -495,9 +537,69 @@ api::CollectorSnapshot Pipeline::snapshot() const {
     }
     for (const auto& [key, count] : open)
       o.open_by_severity.emplace_back(key.first, key.second, count);
+    o.has_ai = config_.analyze.ai.model != "off";
+    o.ai_windows = a.ai.windows;
+    o.ai_hosts_learning = a.ai.hosts_learning;
+    o.ai_hosts_scored = a.ai.hosts_scored;
+    o.ai_detections = a.ai.detections;
+    o.ai_detections_dropped = a.ai.detections_dropped;
+    o.ai_unconfirmed = a.ai.unconfirmed;
+    o.ai_trainings = a.ai.trainings;
+    o.ai_refreshes = a.ai.refreshes;
+    o.ai_baseline_full = a.ai.baseline_full;
     if (analysis_output_) {
       s.outputs.push_back(
           {"incidents_jsonl", a.incident_events_written, a.write_errors, a.write_errors});
+    }
+  }
+  if (persistence_) {
+    const PersistenceStats p = persistence_->stats();
+    if (p.has_store) {
+      s.has_store = true;
+      api::StoreSnapshot& o = s.store;
+      const store::StoreWriterStats& w = p.writer;
+      o.backend = p.backend;
+      o.database_up = w.database_up;
+      o.queued = w.queued;
+      o.written = w.written;
+      o.spooled = w.spooled;
+      o.replayed = w.replayed;
+      o.dropped_queue_full = w.dropped_queue_full;
+      o.dropped_spool_full = w.dropped_spool_full;
+      o.dropped_failed = w.dropped_failed;
+      o.dropped_corrupt = w.dropped_corrupt;
+      o.retries = w.retries;
+      o.queue_depth = w.queue_depth;
+      o.spool_pending = w.spool_pending;
+      o.prunes = p.prunes;
+      o.prune_failures = p.prune_failures;
+      o.pruned_rollups = p.pruned_rollups;
+      o.pruned_incidents = p.pruned_incidents;
+      o.state_restored = p.ai_states_loaded;
+      o.state_saved = p.ai_states_saved;
+      o.state_refused = p.ai_states_refused;
+    }
+    if (p.has_alerts) {
+      s.has_alerts = true;
+      api::AlertSnapshot& o = s.alerts;
+      const alert::DispatcherStats& d = p.alerts;
+      o.events_submitted = d.events_submitted;
+      o.events_dropped_full = d.events_dropped_full;
+      o.opens = d.policy.opens;
+      o.escalations = d.policy.escalations;
+      o.closes = d.policy.closes;
+      o.summaries = d.policy.summaries;
+      o.deduplicated = d.policy.deduplicated;
+      o.rate_limited = d.policy.rate_limited;
+      o.unrouted = d.policy.unrouted;
+      o.tracked_evicted = d.policy.tracked_evicted;
+      o.journal_errors = d.policy.journal_errors;
+      for (const alert::SinkStats& k : d.sinks) {
+        o.sinks.push_back({k.name, k.submitted, k.delivered, k.retried, k.failed_permanent,
+                           k.spooled, k.replayed, k.dropped_spool_full, k.dropped_no_spool,
+                           k.rate_limited, k.deduplicated, k.corrupt_spooled, k.queued,
+                           k.spool_pending});
+      }
     }
   }
   s.config_reloads = reloads_.load(std::memory_order_relaxed);

@@ -16,6 +16,7 @@
 #include "app/config.h"
 #include "app/estimate_stage.h"
 #include "app/flow_sink.h"
+#include "app/persistence.h"
 #include "bus/bus.h"
 #include "collect/socket_group.h"
 #include "transform/enricher.h"
@@ -78,6 +79,11 @@ class Pipeline {
     /// On the worker threads: every level-0 window's internal host vectors (thread-safe).
     std::function<void(uint32_t, std::span<const detect::HostSample>)> on_host_samples;
   };
+  /// Opens the store and the alert sinks (`store`, `alert`; docs/storage.md, docs/alerting.md)
+  /// that the analysis stage opened next feeds: call before `open_analysis`. False with
+  /// `error` when the store or a sink cannot be set up (Persistence::open).
+  bool open_persistence(std::string& error);
+  const Persistence* persistence() const noexcept { return persistence_.get(); }
   /// Starts the analysis stage; `output` is its incident JSON-lines output ("" = none, "-" =
   /// stdout). `live`: slides also close on the wall clock (false for replays).
   bool open_analysis(const std::string& output, bool live, std::string& error,
@@ -144,6 +150,7 @@ class Pipeline {
   std::unique_ptr<FlowSink> flow_sink_;
   std::unique_ptr<transform::EnrichmentLoader> enrichment_;  ///< updates enricher_
   std::unique_ptr<EstimateStage> estimates_;
+  std::unique_ptr<Persistence> persistence_;  ///< fed by analysis_: declared before it, destroyed after
   std::unique_ptr<AnalyzeStage> analysis_;
   bool analysis_output_ = false;  ///< the analysis stage writes incident events somewhere
   bool stopped_ = false;

@@ -200,6 +200,7 @@ std::string RunSummary::line(const api::CollectorSnapshot& now, int64_t elapsed_
 int run_collector(const RunOptions& options, std::FILE* err) {
   Config config;
   if (!options.config_file.empty() && !load(options.config_file, config, err)) return 1;
+  if (!options.data_dir.empty()) config.data_dir = options.data_dir;
 
   LogLevel level = config.log_level;
   for (int i = 0; i < options.verbose && level != LogLevel::kTrace; ++i) {
@@ -288,6 +289,11 @@ int run_collector(const RunOptions& options, std::FILE* err) {
     return 1;
   }
   if (!pipeline.open_estimates(estimates_output, !replaying, error)) {
+    std::fprintf(err, "fathom run: %s\n", error.c_str());
+    close(signal_fd);
+    return 1;
+  }
+  if (!pipeline.open_persistence(error)) {
     std::fprintf(err, "fathom run: %s\n", error.c_str());
     close(signal_fd);
     return 1;

@@ -16,6 +16,7 @@ struct RunOptions {
   /// "HOST:PORT" endpoints; empty means `collect.listeners` of the config.
   std::vector<std::string> listen;
   std::string state_file;      ///< overrides `collect.state_file` when not empty
+  std::string data_dir;        ///< overrides `data_dir` (database, spools) when not empty
   int64_t interval_ms = 5000;  ///< summary period
   /// Files to replay instead of listening (pcap/pcapng, VPC flow logs, "-" = stdin).
   std::vector<std::string> replay;

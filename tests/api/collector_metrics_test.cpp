@@ -138,6 +138,12 @@ TEST(CollectorMetrics, DocumentationListsExactlyTheExposedFamilies) {
   s.has_analysis = true;
   s.analysis.detections.push_back({"syn_flood", 1});
   s.analysis.open_by_severity.emplace_back(1, "high", 1);
+  s.analysis.has_ai = true;
+  s.has_store = true;
+  s.store.backend = "sqlite";
+  s.has_alerts = true;
+  s.alerts.sinks.push_back({});
+  s.alerts.sinks.back().name = "siem";
   MetricsText text;
   append_collector_metrics(s, text);
   const std::set<std::string> exposed = families_of(text.str());

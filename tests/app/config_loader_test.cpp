@@ -119,6 +119,40 @@ analyze:
     scale_in_cooldown_seconds: 120
     min_workers: 1
     max_workers: 4
+store:
+  enabled: true
+  url: "sqlite:/srv/fathom/db.sqlite"
+  rollup_retention_days: 7
+  incident_retention_days: 90
+  max_database_mb: 512
+  spool_max_mb: 64
+  prune_interval_seconds: 600
+  connect_timeout_seconds: 3
+alert:
+  sinks:
+    - name: siem
+      kind: syslog
+      tenants: [1]
+      min_severity: medium
+      host: 192.0.2.50
+      port: 6514
+      transport: tcp
+      facility: 4
+      hostname: fathom-1
+    - name: oncall
+      kind: webhook
+      url: "https://hooks.example.com/fathom"
+      headers: {Authorization: "Bearer x"}
+      hmac_secret: s3cret
+      timeout_ms: 2000
+      verify_tls: false
+    - name: file
+      kind: json_lines
+      path: /srv/fathom/alerts.jsonl
+  retry: {max_attempts: 3, initial_backoff_ms: 100, max_backoff_ms: 10000}
+  rate_limit: {alerts_per_minute: 30, burst: 10, summary_interval_seconds: 120}
+  spool_max_mb_per_sink: 16
+  queue_capacity: 512
 estimate:
   window_seconds: 10
   allowed_lateness_seconds: 0
@@ -240,6 +274,44 @@ TEST(ConfigLoader, FullFileSetsEveryField) {
   EXPECT_EQ(a.beacon.max_period_ns, 600'000'000'000);
   EXPECT_DOUBLE_EQ(a.beacon.jitter_tolerance, 0.3);
   EXPECT_EQ(a.beacon.min_observations, 6u);
+  EXPECT_TRUE(c.store.enabled);
+  EXPECT_EQ(c.store.url, "sqlite:/srv/fathom/db.sqlite");
+  EXPECT_EQ(c.store.options.rollup_retention_ns, 7 * 86'400'000'000'000);
+  EXPECT_EQ(c.store.options.incident_retention_ns, 90 * 86'400'000'000'000);
+  EXPECT_EQ(c.store.options.max_database_bytes, 512ull << 20);
+  EXPECT_EQ(c.store.spool_max_bytes, 64ull << 20);
+  EXPECT_EQ(c.store.prune_interval_ns, 600'000'000'000);
+  EXPECT_EQ(c.store.options.connect_timeout_s, 3);
+  ASSERT_EQ(c.alert.sinks.size(), 3u);
+  const alert::SinkConfig& siem = c.alert.sinks[0];
+  EXPECT_EQ(siem.name, "siem");
+  EXPECT_EQ(siem.kind, alert::SinkKind::kSyslog);
+  EXPECT_EQ(siem.tenants, std::vector<uint32_t>{1});
+  EXPECT_EQ(siem.min_level, detect::SeverityLevel::kMedium);
+  EXPECT_EQ(siem.host, "192.0.2.50");
+  EXPECT_EQ(siem.port, 6514);
+  EXPECT_EQ(siem.transport, alert::SyslogTransport::kTcp);
+  EXPECT_EQ(siem.facility, 4);
+  EXPECT_EQ(siem.hostname, "fathom-1");
+  const alert::SinkConfig& oncall = c.alert.sinks[1];
+  EXPECT_EQ(oncall.kind, alert::SinkKind::kWebhook);
+  EXPECT_EQ(oncall.url, "https://hooks.example.com/fathom");
+  ASSERT_EQ(oncall.headers.size(), 1u);
+  EXPECT_EQ(oncall.headers[0].first, "Authorization");
+  EXPECT_EQ(oncall.headers[0].second, "Bearer x");
+  EXPECT_EQ(oncall.hmac_secret, "s3cret");
+  EXPECT_EQ(oncall.timeout_ms, 2000);
+  EXPECT_FALSE(oncall.verify_tls);
+  EXPECT_EQ(c.alert.sinks[2].kind, alert::SinkKind::kJsonLines);
+  EXPECT_EQ(c.alert.sinks[2].path, "/srv/fathom/alerts.jsonl");
+  EXPECT_EQ(c.alert.retry.max_attempts, 3u);
+  EXPECT_EQ(c.alert.retry.initial_backoff_ms, 100);
+  EXPECT_EQ(c.alert.retry.max_backoff_ms, 10000);
+  EXPECT_DOUBLE_EQ(c.alert.rate_limit.alerts_per_minute, 30);
+  EXPECT_DOUBLE_EQ(c.alert.rate_limit.burst, 10);
+  EXPECT_EQ(c.alert.rate_limit.summary_interval_ms, 120'000);
+  EXPECT_EQ(c.alert.spool_max_bytes_per_sink, 16ull << 20);
+  EXPECT_EQ(c.alert.queue_capacity, 512u);
   EXPECT_EQ(a.ai.model, "off");
   EXPECT_EQ(a.ai.level, 1u);
   EXPECT_EQ(a.ai.min_records, 4u);
@@ -516,6 +588,13 @@ const RejectCase kRejectCases[] = {
      "fathom.yaml:2:3: analyze: analyze.levels[0].window must be a whole multiple of its slide"},
     {"AnalyzeAutoscaleMinAboveMax", "analyze:\n  autoscale: {min_workers: 4, max_workers: 2}\n",
      "fathom.yaml:2:14: analyze.autoscale: min_workers must not exceed max_workers"},
+    {"StoreUrlEmpty", "store:\n  url: \"\"\n", "fathom.yaml:2:8: store.url: must not be empty"},
+    {"AlertSinkWithoutKind", "alert:\n  sinks:\n    - {name: a, path: /x}\n",
+     "fathom.yaml:3:7: alert.sinks[0]: needs a kind (webhook, syslog, json_lines)"},
+    {"AlertSinkUnknownKind", "alert:\n  sinks:\n    - {name: a, kind: pager}\n",
+     "fathom.yaml:3:21: alert.sinks[0].kind: 'pager' is not one of webhook, syslog, json_lines"},
+    {"AlertWebhookBadUrl", "alert:\n  sinks:\n    - {name: a, kind: webhook, url: ftp://x}\n",
+     "fathom.yaml:2:3: alert: alert sink 'a': url must start with http:// or https://"},
     {"DomainNotANumber",
      "tenants:\n  - id: 1\n    name: a\n    exporters:\n"
      "      - {address: 192.0.2.1, observation_domains: [x]}\n",

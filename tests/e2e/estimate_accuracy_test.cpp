@@ -137,7 +137,8 @@ TEST(EstimateAccuracy, RunTotalsCoverFathomGenTruthAcrossSeeds) {
     ASSERT_EQ(gen.status, 0) << gen.output;
     const Result fathom =
         run({kBinaryDir + "/src/fathom", "run", "--config", (dir.path / "fathom.yaml").string(),
-             "--replay", pcap, "--metrics-listen", "off"},
+             "--replay", pcap, "--metrics-listen", "off", "--data-dir",
+             (dir.path / "data").string()},
             dir.path / "fathom.out");
     ASSERT_EQ(fathom.status, 0) << fathom.output;
 

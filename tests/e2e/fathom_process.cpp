@@ -71,9 +71,15 @@ std::unique_ptr<FathomRun> FathomRun::start(const FathomOptions& options, std::s
   if (!options.state_file.empty()) {
     argv.insert(argv.end(), {"--state-file", options.state_file});
   }
+  std::unique_ptr<FathomRun> run(new FathomRun());
+  if (options.data_dir.empty()) {
+    run->data_dir_ = std::make_unique<TempDir>();
+    argv.insert(argv.end(), {"--data-dir", run->data_dir_->path()});
+  } else {
+    argv.insert(argv.end(), {"--data-dir", options.data_dir});
+  }
   argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
 
-  std::unique_ptr<FathomRun> run(new FathomRun());
   run->process_ = ChildProcess::start(argv, error);
   if (!run->process_) return nullptr;
   const auto m = run->process_->wait_for_line(

@@ -53,6 +53,8 @@ struct FathomOptions {
   std::string config_path;  ///< --config (empty: none)
   std::string flows_path;   ///< --flows (empty: none)
   std::string state_file;   ///< --state-file (empty: none)
+  /// --data-dir (empty: a fresh directory of the run's own, removed with it).
+  std::string data_dir;
   std::vector<std::string> extra_args;
 };
 
@@ -108,6 +110,7 @@ class FathomRun {
   /// Datagrams the collector's sockets have taken or the kernel dropped, from /metrics.
   std::optional<uint64_t> received() const;
 
+  std::unique_ptr<TempDir> data_dir_;  ///< when the options named none; outlives process_
   std::unique_ptr<ChildProcess> process_;
   uint16_t udp_port_ = 0;
   uint16_t metrics_port_ = 0;

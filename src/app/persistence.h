@@ -1,0 +1,111 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "alert/dispatcher.h"
+#include "analyze/tenant_summary.h"
+#include "app/config.h"
+#include "detect/incident.h"
+#include "store/store.h"
+#include "store/writer.h"
+
+namespace fathom::app {
+
+/// Counters of the store's upkeep and the analysis stage's state hand-over.
+struct PersistenceStats {
+  bool has_store = false;
+  store::StoreWriterStats writer;
+  std::string backend;  ///< "sqlite", "postgresql"
+  uint64_t prunes = 0;  ///< retention passes that succeeded
+  uint64_t prune_failures = 0;
+  uint64_t pruned_rollups = 0;
+  uint64_t pruned_incidents = 0;
+  uint64_t ai_states_loaded = 0;  ///< tenants whose detector state was read at start
+  uint64_t ai_states_saved = 0;   ///< checkpoints handed to the writer
+  uint64_t ai_states_refused = 0;  ///< checkpoints the writer's queue refused (retried later)
+  bool has_alerts = false;
+  alert::DispatcherStats alerts;
+};
+
+/// The store writer, its upkeep and the alert dispatcher, fed by the analysis stage (docs/
+/// storage.md, docs/alerting.md). Every `on_*` call only copies into a bounded queue (the
+/// writer's, the dispatcher's intake): a slow or dead database or receiver never blocks
+/// analysis, and what cannot be queued is counted there.
+///
+/// An upkeep thread applies the retention and size limits every `store.prune_interval` on its
+/// own connection and writes the exporters as seen once a minute (from `exporters`).
+class Persistence {
+ public:
+  /// Opens what `config` enables. The database is opened and migrated now, and the saved
+  /// detector state of every tenant it knows (and of the configured ones) is read. A
+  /// PostgreSQL server that does not answer is logged and only delays writes (they spool to
+  /// `<data_dir>/store-spool`); a malformed URL, an SQLite file that cannot be created, a
+  /// schema newer than this build, an unusable spool directory or an invalid sink is an error.
+  /// `exporters` is called on the upkeep thread for the exporters as seen (may be empty).
+  static std::unique_ptr<Persistence> open(
+      const Config& config, std::function<std::vector<store::ExporterRecord>()> exporters,
+      std::string& error);
+  /// `stop()`.
+  ~Persistence();
+  Persistence(const Persistence&) = delete;
+  Persistence& operator=(const Persistence&) = delete;
+
+  /// Detector states read at open, by tenant (empty without a store).
+  std::shared_ptr<const std::map<uint32_t, std::vector<std::byte>>> ai_states() const {
+    return ai_states_;
+  }
+
+  /// The analysis stage's hooks (its control thread).
+  void on_incident_events(std::span<const detect::IncidentEvent> events);
+  void on_rollups(std::span<const analyze::TenantSummary> rollups);
+  void on_ai_state(uint32_t tenant_id, std::span<const std::byte> state);
+
+  /// Writes the exporters once more, waits (at most `timeout`) until the store has committed
+  /// what was handed over, then stops the writer (what is left stays in its spool for the
+  /// next start) and the dispatcher (undelivered alerts go to their spools). Idempotent.
+  void stop(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+  PersistenceStats stats() const;
+
+ private:
+  Persistence() = default;
+  void upkeep();
+  void write_exporters();
+
+  std::unique_ptr<store::StoreWriter> writer_;
+  store::StoreOptions store_options_;
+  std::string backend_;
+  int64_t prune_interval_ns_ = 0;
+  std::unique_ptr<alert::AlertDispatcher> alerts_;
+  std::function<std::vector<store::ExporterRecord>()> exporters_;
+  std::map<uint32_t, std::string> tenant_names_;
+  std::shared_ptr<const std::map<uint32_t, std::vector<std::byte>>> ai_states_;
+
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;  ///< guarded by mu_
+  bool stopped_ = false;   ///< the owner's thread only
+  std::thread upkeep_;
+  std::atomic<uint64_t> prunes_{0}, prune_failures_{0}, pruned_rollups_{0}, pruned_incidents_{0},
+      ai_saved_{0}, ai_refused_{0};
+};
+
+/// The stored form of a per-minute tenant summary.
+store::Rollup to_rollup(const analyze::TenantSummary& summary);
+
+/// The URL `config` stores to: `store.url`, or SQLite `<data_dir>/fathom.db`.
+std::string store_url(const Config& config);
+
+}  // namespace fathom::app
