@@ -170,8 +170,8 @@ namespace {
 
 void append_ai_metrics(const AnalysisSnapshot& a, MetricsText& out) {
   if (!a.has_ai) return;
-  out.family("fathom_ai_windows_total", "Tenant windows the autoencoder detector scored or learnt from.",
-             kCounter)
+  out.family("fathom_ai_windows_total",
+             "Tenant windows the autoencoder detector scored or learnt from.", kCounter)
       .sample({}, a.ai_windows);
   out.family("fathom_ai_hosts_total",
              "Host vectors the autoencoder saw, by phase (learning: a tenant's learning period).",
@@ -344,8 +344,8 @@ void append_persistence_metrics(const CollectorSnapshot& s, MetricsText& out) {
     out.family("fathom_alert_tracked_evicted_total",
                "Incidents whose alert state was forgotten to bound memory.", kCounter)
         .sample({}, a.tracked_evicted);
-    out.family("fathom_alert_journal_errors_total",
-               "De-duplication journal writes that failed.", kCounter)
+    out.family("fathom_alert_journal_errors_total", "De-duplication journal writes that failed.",
+               kCounter)
         .sample({}, a.journal_errors);
     auto& alerts = out.family(
         "fathom_alert_sink_alerts_total",
@@ -353,12 +353,11 @@ void append_persistence_metrics(const CollectorSnapshot& s, MetricsText& out) {
         "failed (rejected for good by the receiver), dropped_spool_full, dropped_no_spool, "
         "corrupt (spool records that did not decode).",
         kCounter);
-    auto& retries =
-        out.family("fathom_alert_sink_retries_total", "Delivery attempts after a retryable failure.",
-                   kCounter);
-    auto& pending = out.family("fathom_alert_sink_pending",
-                               "Alerts waiting per sink: in memory (queue), in the disk spool.",
-                               kGauge);
+    auto& retries = out.family("fathom_alert_sink_retries_total",
+                               "Delivery attempts after a retryable failure.", kCounter);
+    auto& pending =
+        out.family("fathom_alert_sink_pending",
+                   "Alerts waiting per sink: in memory (queue), in the disk spool.", kGauge);
     for (const AlertSinkSnapshot& k : a.sinks) {
       const auto add = [&](const char* outcome, uint64_t v) {
         alerts.sample({{"sink", k.name}, {"outcome", outcome}}, v);

@@ -108,7 +108,8 @@ void Loader::load_alert_sink(const YAML::Node& node, const std::string& path,
   }
   read_string(node, path, "hmac_secret", false, out.hmac_secret);
   uint64_t ms = 0;
-  if (read_uint(node, path, "timeout_ms", 1, 600'000, ms)) out.timeout_ms = static_cast<int64_t>(ms);
+  if (read_uint(node, path, "timeout_ms", 1, 600'000, ms))
+    out.timeout_ms = static_cast<int64_t>(ms);
   read_bool(node, path, "verify_tls", out.verify_tls);
   // syslog
   read_string(node, path, "host", false, out.host);
@@ -132,6 +133,7 @@ void Loader::load_alert_sink(const YAML::Node& node, const std::string& path,
 
 void Loader::load_alert(const YAML::Node& node, alert::AlertConfig& out) {
   const std::string path = "alert";
+  const size_t errors_before = errors_.size();
   if (!check_map(node, path, path)) return;
   if (const YAML::Node list = child(node, "sinks", path)) {
     const std::string list_path = "alert.sinks";
@@ -171,6 +173,8 @@ void Loader::load_alert(const YAML::Node& node, alert::AlertConfig& out) {
     out.spool_max_bytes_per_sink = mb << 20;
   }
   read_uint_into(node, path, "queue_capacity", 1, 10'000'000, out.queue_capacity);
+  // The whole-config checks (names unique, each kind's required fields) once every field read.
+  if (errors_.size() != errors_before) return;
   if (std::string why = alert::validate(out); !why.empty()) error(node.Mark(), path, why);
 }
 

@@ -80,13 +80,12 @@ int run_db(const DbCommandOptions& options, std::FILE* out, std::FILE* err) {
     open_q.limit = UINT32_MAX;
     auto [os, open] = db->incidents(open_q);
     if (!ts.ok || !es.ok || !os.ok) {
-      std::fprintf(err, "fathom db: status: %s\n",
-                   (!ts.ok ? ts : !es.ok ? es : os).error.c_str());
+      std::fprintf(err, "fathom db: status: %s\n", (!ts.ok ? ts : !es.ok ? es : os).error.c_str());
       return 1;
     }
-    std::fprintf(out, "%s: schema version %d, %zu tenant(s), %zu exporter(s), %zu open incident(s)\n",
-                 std::string(db->backend()).c_str(), version, tenants.size(), exporters.size(),
-                 open.size());
+    std::fprintf(
+        out, "%s: schema version %d, %zu tenant(s), %zu exporter(s), %zu open incident(s)\n",
+        std::string(db->backend()).c_str(), version, tenants.size(), exporters.size(), open.size());
     return 0;
   }
   // export

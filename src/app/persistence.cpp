@@ -17,7 +17,9 @@ constexpr int64_t kExporterIntervalNs = 60'000'000'000;
 /// every start, and start-up is busy enough).
 constexpr int64_t kFirstPruneNs = 60'000'000'000;
 
-store::Estimate stored(const estimate::Estimate& e) { return {e.value, e.ci_low, e.ci_high}; }
+store::Estimate stored(const estimate::Estimate& e) {
+  return {e.value, e.ci_low, e.ci_high};
+}
 
 bool is_postgres(std::string_view url) {
   return url.starts_with("postgresql://") || url.starts_with("postgres://");
@@ -70,9 +72,10 @@ std::unique_ptr<Persistence> Persistence::open(
         error = "store: " + open_error;
         return nullptr;
       }
-      log->warn("store: {}; writes wait in the spool until the server answers (detector state "
-                "is not restored this time)",
-                open_error);
+      log->warn(
+          "store: {}; writes wait in the spool until the server answers (detector state "
+          "is not restored this time)",
+          open_error);
     } else {
       p->backend_ = std::string(db->backend());
       std::map<uint32_t, bool> tenants;
@@ -103,7 +106,8 @@ std::unique_ptr<Persistence> Persistence::open(
       error = "store: " + error;
       return nullptr;
     }
-    if (p->backend_.empty()) p->backend_ = is_postgres(p->store_options_.url) ? "postgresql" : "sqlite";
+    if (p->backend_.empty())
+      p->backend_ = is_postgres(p->store_options_.url) ? "postgresql" : "sqlite";
   }
   p->ai_states_ = std::move(states);
   if (!config.alert.sinks.empty()) {
@@ -123,7 +127,9 @@ std::unique_ptr<Persistence> Persistence::open(
   return p;
 }
 
-Persistence::~Persistence() { stop(); }
+Persistence::~Persistence() {
+  stop();
+}
 
 void Persistence::on_incident_events(std::span<const detect::IncidentEvent> events) {
   if (events.empty()) return;

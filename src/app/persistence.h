@@ -32,8 +32,8 @@ struct PersistenceStats {
   uint64_t prune_failures = 0;
   uint64_t pruned_rollups = 0;
   uint64_t pruned_incidents = 0;
-  uint64_t ai_states_loaded = 0;  ///< tenants whose detector state was read at start
-  uint64_t ai_states_saved = 0;   ///< checkpoints handed to the writer
+  uint64_t ai_states_loaded = 0;   ///< tenants whose detector state was read at start
+  uint64_t ai_states_saved = 0;    ///< checkpoints handed to the writer
   uint64_t ai_states_refused = 0;  ///< checkpoints the writer's queue refused (retried later)
   bool has_alerts = false;
   alert::DispatcherStats alerts;

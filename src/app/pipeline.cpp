@@ -152,11 +152,11 @@ bool Pipeline::open_analysis(const std::string& output, bool live, std::string& 
       p->on_incident_events(events);
       if (next) next(events);
     };
-    options.on_rollups = [p, next = std::move(options.on_rollups)](
-                             std::span<const analyze::TenantSummary> rollups) {
-      p->on_rollups(rollups);
-      if (next) next(rollups);
-    };
+    options.on_rollups =
+        [p, next = std::move(options.on_rollups)](std::span<const analyze::TenantSummary> rollups) {
+          p->on_rollups(rollups);
+          if (next) next(rollups);
+        };
     options.on_ai_state = [p](uint32_t tenant, std::span<const std::byte> state) {
       p->on_ai_state(tenant, state);
     };

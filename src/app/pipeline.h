@@ -150,7 +150,8 @@ class Pipeline {
   std::unique_ptr<FlowSink> flow_sink_;
   std::unique_ptr<transform::EnrichmentLoader> enrichment_;  ///< updates enricher_
   std::unique_ptr<EstimateStage> estimates_;
-  std::unique_ptr<Persistence> persistence_;  ///< fed by analysis_: declared before it, destroyed after
+  std::unique_ptr<Persistence>
+      persistence_;  ///< fed by analysis_: declared before it, destroyed after
   std::unique_ptr<AnalyzeStage> analysis_;
   bool analysis_output_ = false;  ///< the analysis stage writes incident events somewhere
   bool stopped_ = false;

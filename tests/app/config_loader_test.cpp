@@ -393,14 +393,16 @@ TEST(ConfigLoader, FullFileSetsEveryField) {
 }
 
 /// The schema paths of every mapping key in `node` ("tenants[].exporters[].address"); the
-/// free-form thresholds map counts as one key.
+/// free-form maps (thresholds, a sink's headers) count as one key each.
 void collect_key_paths(const YAML::Node& node, const std::string& path,
                        std::set<std::string>& out) {
   if (node.IsMap()) {
     for (const auto& pair : node) {
       const std::string key = path.empty() ? pair.first.Scalar() : path + "." + pair.first.Scalar();
       out.insert(key);
-      if (pair.first.Scalar() != "thresholds") collect_key_paths(pair.second, key, out);
+      if (pair.first.Scalar() != "thresholds" && pair.first.Scalar() != "headers") {
+        collect_key_paths(pair.second, key, out);
+      }
     }
   } else if (node.IsSequence()) {
     for (const YAML::Node& item : node) collect_key_paths(item, path + "[]", out);
@@ -492,7 +494,7 @@ const RejectCase kRejectCases[] = {
      "prefix length (did you mean '10.1.0.0/16'?)"},
     {"UnknownTopLevelKey", "data_dir: /x\ntenant: []\n",
      "fathom.yaml:2:1: tenant: unknown key (known here: data_dir, log_level, log_format, "
-     "metrics_listen, output, analyze, estimate, "
+     "metrics_listen, output, store, alert, analyze, estimate, "
      "collect, decode, transform, tenants)"},
     {"UnknownNestedKey", "collect:\n  receive_threads: 2\n  listner: [\"0.0.0.0:2055\"]\n",
      "fathom.yaml:3:3: collect.listner: unknown key (known here: listeners, receive_threads, "
@@ -592,7 +594,7 @@ const RejectCase kRejectCases[] = {
     {"AlertSinkWithoutKind", "alert:\n  sinks:\n    - {name: a, path: /x}\n",
      "fathom.yaml:3:7: alert.sinks[0]: needs a kind (webhook, syslog, json_lines)"},
     {"AlertSinkUnknownKind", "alert:\n  sinks:\n    - {name: a, kind: pager}\n",
-     "fathom.yaml:3:21: alert.sinks[0].kind: 'pager' is not one of webhook, syslog, json_lines"},
+     "fathom.yaml:3:23: alert.sinks[0].kind: 'pager' is not one of webhook, syslog, json_lines"},
     {"AlertWebhookBadUrl", "alert:\n  sinks:\n    - {name: a, kind: webhook, url: ftp://x}\n",
      "fathom.yaml:2:3: alert: alert sink 'a': url must start with http:// or https://"},
     {"DomainNotANumber",

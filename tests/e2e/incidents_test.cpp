@@ -284,13 +284,12 @@ TEST(StoreAndAlerts, DemoIsStoredAndAlertedOnceAcrossARestart) {
   TempDir dir;
   write_file(dir.path / "scenario.yaml", scenario(false));
   const std::filesystem::path alerts = dir.path / "alerts.jsonl";
-  write_file(dir.path / "fathom.yaml",
-             fathom_config(dir.path) +
-                 "alert:\n"
-                 "  rate_limit: {alerts_per_minute: 0}\n"
-                 "  sinks:\n"
-                 "    - {name: file, kind: json_lines, path: " +
-                 alerts.string() + "}\n");
+  write_file(dir.path / "fathom.yaml", fathom_config(dir.path) +
+                                           "alert:\n"
+                                           "  rate_limit: {alerts_per_minute: 0}\n"
+                                           "  sinks:\n"
+                                           "    - {name: file, kind: json_lines, path: " +
+                                           alerts.string() + "}\n");
   std::string log;
   const std::string pcap = (dir.path / "demo.pcap").string();
   ASSERT_EQ(run({kBinaryDir + "/tools/gen/fathom-gen", "--quiet", "--config",
@@ -310,11 +309,11 @@ TEST(StoreAndAlerts, DemoIsStoredAndAlertedOnceAcrossARestart) {
   };
   const auto export_db = [&] {
     std::string out;
-    EXPECT_EQ(run({kBinaryDir + "/src/fathom", "db", "export", "--config",
-                   (dir.path / "fathom.yaml").string(), "--out",
-                   (dir.path / "export.jsonl").string()},
-                  dir.path / "db.out", out),
-              0)
+    EXPECT_EQ(
+        run({kBinaryDir + "/src/fathom", "db", "export", "--config",
+             (dir.path / "fathom.yaml").string(), "--out", (dir.path / "export.jsonl").string()},
+            dir.path / "db.out", out),
+        0)
         << out;
     return read_file(dir.path / "export.jsonl");
   };
