@@ -99,6 +99,8 @@ constexpr auto kKeys = std::to_array<std::string_view>({
     "analyze.ai.min_records",
     "analyze.ai.threshold",
     "analyze.ai.persistence",
+    "analyze.ai.host_margin",
+    "analyze.ai.host_warmup_windows",
     "analyze.ai.learning_windows",
     "analyze.ai.learning_min_samples",
     "analyze.ai.history_capacity",

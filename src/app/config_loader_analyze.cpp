@@ -141,6 +141,8 @@ void Loader::load_analyze(const YAML::Node& node, Config::Analyze& out) {
       detect::AnomalyConfig& d = out.ai.detector;
       read_number_in(ai, p, "threshold", 0.1, 1000, d.threshold);
       read_uint_into(ai, p, "persistence", 1, 10'000, d.persistence);
+      read_number_in(ai, p, "host_margin", 0, 1000, d.host_margin);
+      read_uint_into(ai, p, "host_warmup_windows", 0, 100'000, d.host_warmup_windows);
       read_uint_into(ai, p, "learning_windows", 0, 10'000'000, d.learning_windows);
       read_uint_into(ai, p, "learning_min_samples", 16, 1'000'000, d.learning_min_samples);
       read_uint_into(ai, p, "history_capacity", 64, 1'000'000, d.history_capacity);

@@ -10,8 +10,8 @@ namespace {
 
 constexpr size_t kD = analyze::kFeatureCount;
 constexpr std::string_view kTenantMagic = "FATHOMTS";
-constexpr uint32_t kTenantFormatVersion = 1;
-constexpr Eigen::Index kChunk = 1024;  // columns per forward pass: scratch stays in L2
+constexpr uint32_t kTenantFormatVersion = 2;  // 2: baselines carry the usual score
+constexpr Eigen::Index kChunk = 1024;         // columns per forward pass: scratch stays in L2
 constexpr uint32_t kMaxHistory = 1u << 20;
 constexpr uint32_t kMaxBaselines = 1u << 22;
 
@@ -220,6 +220,22 @@ bool AnomalyDetector::confirmed(Tenant& t, const HostSample& s) const {
   return run >= config_.persistence;
 }
 
+bool AnomalyDetector::host_relative(Tenant& t, const flow::IpAddress& host, float score) const {
+  if (!(config_.host_margin > 0)) return true;
+  const auto it = t.baselines.find(host);
+  if (it == t.baselines.end()) return true;
+  Baseline& b = it->second;
+  const float margin = static_cast<float>(config_.host_margin);
+  const bool warming = b.scored < config_.host_warmup_windows;
+  const bool beyond = !warming && score > b.score + margin;
+  if (!beyond && std::isfinite(score)) {
+    b.scored = std::min<uint32_t>(b.scored + 1, 1u << 30);
+    const float alpha = std::max(0.1f, 1.0f / static_cast<float>(b.scored));
+    b.score += alpha * (score - b.score);
+  }
+  return beyond;
+}
+
 std::vector<Detection> AnomalyDetector::score(uint32_t tenant_id, std::span<const HostSample> hosts,
                                               std::span<const flow::IpAddress> suspects) {
   Tenant& t = tenant(tenant_id);
@@ -284,9 +300,13 @@ std::vector<Detection> AnomalyDetector::score(uint32_t tenant_id, std::span<cons
       std::copy(gl.begin(), gl.end(), losses.begin() + static_cast<std::ptrdiff_t>(i * groups));
       t.normaliser.normalise(gl, std::span<float>(z.data(), groups));
       const float s = t.normaliser.combine(std::span<const float>(z.data(), groups));
-      if (s > config_.threshold && !confirmed(t, hosts[i])) {
+      const bool over = s > config_.threshold;
+      const bool beyond_usual = host_relative(t, hosts[i].host, s);
+      if (over && !beyond_usual) {
+        ++stats_.host_usual;
+      } else if (over && !confirmed(t, hosts[i])) {
         ++stats_.unconfirmed;
-      } else if (s > config_.threshold) {
+      } else if (over) {
         found.emplace_back(
             s, explain(tenant_id, t, hosts[i], s, std::span<const float>(z.data(), groups),
                        std::span<const float>(e.col(j).data(), kD)));
@@ -426,6 +446,8 @@ std::vector<std::byte> AnomalyDetector::export_tenant(uint32_t tenant_id) const 
     for (const uint8_t byte : kv->first.bytes) out.u8(byte);
     out.u32(kv->second.windows);
     for (const float v : kv->second.mean) out.f32(v);
+    out.f32(kv->second.score);
+    out.u32(kv->second.scored);
   }
   out.checksum();
   return std::move(out.data());
@@ -443,8 +465,9 @@ bool AnomalyDetector::import_tenant(uint32_t tenant_id, std::span<const std::byt
     error = "anomaly state: bad magic";
     return false;
   }
-  if (const uint32_t version = in.u32(); version != kTenantFormatVersion) {
-    error = "anomaly state: format version " + std::to_string(version) + ", this build reads " +
+  const uint32_t version = in.u32();
+  if (version != 1 && version != kTenantFormatVersion) {
+    error = "anomaly state: format version " + std::to_string(version) + ", this build reads 1.." +
             std::to_string(kTenantFormatVersion);
     return false;
   }
@@ -488,8 +511,8 @@ bool AnomalyDetector::import_tenant(uint32_t tenant_id, std::span<const std::byt
     remember(t, v);
   }
   const uint32_t baselines = in.u32();
-  constexpr size_t kBaselineBytes = 16 + 4 + kD * 4;
-  if (in.failed() || baselines > kMaxBaselines || !in.need(size_t{baselines} * kBaselineBytes)) {
+  const size_t baseline_bytes = 16 + 4 + kD * 4 + (version >= 2 ? 8 : 0);
+  if (in.failed() || baselines > kMaxBaselines || !in.need(size_t{baselines} * baseline_bytes)) {
     error = "anomaly state: bad baselines";
     return false;
   }
@@ -499,6 +522,14 @@ bool AnomalyDetector::import_tenant(uint32_t tenant_id, std::span<const std::byt
     Baseline b;
     b.windows = in.u32();
     for (float& f : b.mean) f = clean(in.f32());
+    if (version >= 2) {
+      b.score = in.f32();
+      b.scored = in.u32();
+      if (!std::isfinite(b.score)) {
+        b.score = 0.0f;
+        b.scored = 0;
+      }
+    }
     if (t.baselines.size() < config_.max_baseline_hosts) t.baselines.emplace(host, b);
   }
   if (in.failed() || in.remaining() != 0) {

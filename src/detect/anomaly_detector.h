@@ -57,6 +57,15 @@ struct AnomalyConfig {
   /// one window over the threshold is mostly sampling noise at 1:1000, a slow attack stays
   /// for many (not part of the exported state: a moved tenant's streaks restart).
   uint32_t persistence = 3;
+  /// A host is reported only when its score also exceeds its own usual score by this much
+  /// (z units): a server that always looks unlike the tenant's other hosts is not an anomaly
+  /// every window, a host that changes is. 0 = the tenant threshold alone.
+  double host_margin = 3.0;
+  /// Scored windows a known host (one with a baseline) spends learning its usual score
+  /// before it can be reported; afterwards its usual score follows only windows within the
+  /// margin, so an attack is not absorbed. Hosts without a baseline are held against the
+  /// tenant threshold alone.
+  uint32_t host_warmup_windows = 5;
   /// Features named in a detection's evidence (largest reconstruction errors first).
   uint32_t top_features = 3;
   /// Detections per tenant and window at most (highest scores kept, the rest counted).
@@ -98,6 +107,7 @@ struct AnomalyStats {
   uint64_t detections = 0;
   uint64_t detections_dropped = 0;  ///< over max_detections_per_window
   uint64_t unconfirmed = 0;         ///< over the threshold, not yet for `persistence` windows
+  uint64_t host_usual = 0;          ///< over the threshold, not beyond the host's own usual score
   uint64_t trainings = 0;           ///< fine-tunes at the end of learning
   uint64_t refreshes = 0;
   uint64_t baseline_full = 0;  ///< hosts not given a baseline: max_baseline_hosts reached
@@ -147,6 +157,8 @@ class AnomalyDetector {
   struct Baseline {
     analyze::FeatureVector mean{};
     uint32_t windows = 0;
+    float score = 0.0f;   ///< the host's usual normalised score (exponential average)
+    uint32_t scored = 0;  ///< scored windows that went into `score`
   };
   struct Tenant {
     TenantPhase phase = TenantPhase::kLearning;
@@ -170,6 +182,9 @@ class AnomalyDetector {
   void learn_baseline(Tenant& t, const HostSample& s);
   /// Extends the host's run of windows over the threshold; true once it reaches persistence.
   bool confirmed(Tenant& t, const HostSample& s) const;
+  /// Whether `score` exceeds the host's usual score by the margin (true for a host without a
+  /// baseline); learns the usual score from windows that do not.
+  bool host_relative(Tenant& t, const flow::IpAddress& host, float score) const;
   void train(uint32_t tenant_id, Tenant& t, const TrainOptions& options, bool refresh);
   Detection explain(uint32_t tenant_id, const Tenant& t, const HostSample& s, float score,
                     std::span<const float> group_z, std::span<const float> errors) const;

@@ -103,6 +103,8 @@ analyze:
     min_records: 4
     threshold: 6.5
     persistence: 2
+    host_margin: 2.5
+    host_warmup_windows: 7
     learning_windows: 30
     learning_min_samples: 256
     history_capacity: 2048
@@ -317,6 +319,8 @@ TEST(ConfigLoader, FullFileSetsEveryField) {
   EXPECT_EQ(a.ai.min_records, 4u);
   EXPECT_DOUBLE_EQ(a.ai.detector.threshold, 6.5);
   EXPECT_EQ(a.ai.detector.persistence, 2u);
+  EXPECT_DOUBLE_EQ(a.ai.detector.host_margin, 2.5);
+  EXPECT_EQ(a.ai.detector.host_warmup_windows, 7u);
   EXPECT_EQ(a.ai.detector.learning_windows, 30u);
   EXPECT_EQ(a.ai.detector.learning_min_samples, 256u);
   EXPECT_EQ(a.ai.detector.history_capacity, 2048u);

@@ -131,6 +131,7 @@ AnomalyConfig test_config() {
   c.learning_min_samples = 512;
   c.refresh_windows = 0;
   c.persistence = 1;  // one window over the threshold reports (persistence has its own test)
+  c.host_margin = 0;  // the tenant threshold alone (the host-relative test has its own test)
   return c;
 }
 
@@ -290,6 +291,38 @@ TEST(AnomalyDetector, PersistenceNeedsConsecutiveWindowsOverTheThreshold) {
   // A gap (a window missing, e.g. the host was quiet) restarts the count.
   gen.window();
   EXPECT_FALSE(reported(true));
+}
+
+// A host that always looks unlike the others (here: a scanner from the first scored window)
+// learns its own usual score during its warm-up and is not reported every window; an
+// ordinary host that turns scanner is, being far above its own usual score.
+TEST(AnomalyDetector, AHostIsHeldAgainstItsOwnUsualScore) {
+  AnomalyConfig config = test_config();
+  config.host_margin = 3;
+  config.host_warmup_windows = 5;
+  auto det = make_detector(config);
+  SyntheticTenant gen(11, 2.0);
+  learn(*det, 1, gen);
+  size_t odd_reports = 0;
+  bool changed_reported = false;
+  for (int w = 0; w < 20; ++w) {
+    auto window = gen.window();
+    SyntheticTenant::make_scanner(window[2]);               // always odd
+    if (w >= 10) SyntheticTenant::make_scanner(window[6]);  // changes at window 10
+    for (const Detection& d : det->score(1, window)) {
+      odd_reports += d.subject == window[2].host;
+      changed_reported |= d.subject == window[6].host;
+    }
+  }
+  EXPECT_EQ(odd_reports, 0u);
+  EXPECT_TRUE(changed_reported);
+  EXPECT_GT(det->stats().host_usual, 0u);
+  // The usual scores are state: they survive an export and import.
+  const auto state = det->export_tenant(1);
+  auto other = make_detector(config);
+  std::string error;
+  ASSERT_TRUE(other->import_tenant(1, state, error)) << error;
+  EXPECT_EQ(other->export_tenant(1), state);
 }
 
 // Mean reconstruction loss of `s` under tenant `tenant`'s own model (before normalisation).
