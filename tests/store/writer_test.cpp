@@ -137,6 +137,46 @@ TEST(StoreWriter, SpoolsWhileTheDatabaseIsUnreachableAndReplaysInOrder) {
   EXPECT_EQ(*db->get_state(1, "k").value, "5");
 }
 
+// The spool's disk budget, full while the database is away: what does not fit is dropped and
+// counted, nothing crashes, and what did fit is replayed once the database is back.
+TEST(StoreWriter, AFullSpoolDropsAndCountsAndKeepsWhatFits) {
+  const testing::ScopedDir dir("writer-spool-full");
+  StoreOptions store;
+  store.url = (dir / "later" / "fathom.db").string();  // unreachable until the directory exists
+  StoreWriterOptions options = fast_options();
+  options.spool_directory = (dir / "spool").string();
+  options.max_batch = 10;  // batches far smaller than the budget: the first ones fit
+  options.spool_max_bytes = 64 << 10;
+  std::string error;
+  auto writer = StoreWriter::start(store, options, error);
+  ASSERT_NE(writer, nullptr) << error;
+  const auto events = stream(400, 1);
+  for (size_t i = 0; i < events.size(); i += 20) {
+    ASSERT_TRUE(writer->submit_incidents(std::span(events).subspan(i, 20)));
+  }
+  EXPECT_FALSE(writer->flush(milliseconds(500)));
+  writer->stop();
+  const StoreWriterStats s = writer->stats();
+  EXPECT_GT(s.dropped_spool_full, 0u);
+  EXPECT_GT(s.spooled, 0u);
+  EXPECT_EQ(s.spooled + s.dropped_spool_full, s.queued);
+  EXPECT_EQ(s.written, 0u);
+  writer.reset();  // releases the spool
+
+  std::filesystem::create_directories(dir / "later");
+  auto next = StoreWriter::start(store, options, error);
+  ASSERT_NE(next, nullptr) << error;
+  ASSERT_TRUE(next->flush(seconds(30))) << next->stats().last_error;
+  EXPECT_EQ(next->stats().replayed, s.spooled);
+  next->stop();
+  auto db = open_or_fail(store.url);
+  IncidentQuery q;
+  q.limit = 1'000'000;
+  auto [status, rows] = db->incidents(q);
+  ASSERT_TRUE(status.ok) << status.error;
+  EXPECT_EQ(rows.size(), s.spooled);
+}
+
 TEST(StoreWriter, ASpoolLeftBehindIsReplayedByTheNextWriter) {
   const testing::ScopedDir dir("writer-restart");
   StoreOptions store;
