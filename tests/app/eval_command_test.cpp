@@ -1,35 +1,21 @@
 #include "app/eval_command.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
+
+#include "app/temp_dir.h"
 
 namespace fathom::app {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "fathom-evaltest-XXXXXX").string();
-    path = ::mkdtemp(pattern.data()) != nullptr ? pattern : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string path;
-};
+using testing::slurp;
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+struct TempDir : testing::TempDir {
+  TempDir() : testing::TempDir("evaltest") {}
+};
 
 TEST(EvalCommand, ScoresTheDemoScenarioAgainstItsGroundTruth) {
   TempDir dir;

@@ -1,38 +1,23 @@
 #include "app/train_command.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "app/pipeline.h"
+#include "app/temp_dir.h"
 
 namespace fathom::app {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "fathom-traintest-XXXXXX").string();
-    path = ::mkdtemp(pattern.data()) != nullptr ? pattern : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string path;
-};
+using testing::slurp;
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+struct TempDir : testing::TempDir {
+  TempDir() : testing::TempDir("traintest") {}
+};
 
 TrainCommandOptions short_day(const std::string& out) {
   TrainCommandOptions o;
