@@ -85,7 +85,7 @@ class AnalyzeStage {
     std::function<void(std::span<const analyze::TenantSummary>)> on_rollups;
 
     /// The autoencoder's base model (docs/ai-detection.md); null = no AI detection. Each
-    /// worker's detector starts its tenants from it (transfer) and scores level-0 windows.
+    /// worker's detector starts its tenants from it (transfer) and scores `ai_level` windows.
     std::shared_ptr<const detect::Model> ai_base;
     detect::AnomalyConfig ai;
     /// The window level the autoencoder scores (SIZE_MAX: the last level), and the sampled

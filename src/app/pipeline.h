@@ -76,7 +76,8 @@ class Pipeline {
   struct AnalysisHooks {
     std::function<void(std::span<const detect::IncidentEvent>)> on_incident_events;
     std::function<void(std::span<const analyze::TenantSummary>)> on_rollups;
-    /// On the worker threads: every level-0 window's internal host vectors (thread-safe).
+    /// On the worker threads: every `analyze.ai.level` window's internal host vectors
+    /// (thread-safe).
     std::function<void(uint32_t, std::span<const detect::HostSample>)> on_host_samples;
   };
   /// Opens the store and the alert sinks (`store`, `alert`; docs/storage.md, docs/alerting.md)
