@@ -66,7 +66,7 @@ tenants:
                    check=True)
     subprocess.run([os.path.join(build, "src/fathom"), "run", "--config",
                     os.path.join(work, "fathom.yaml"), "--replay", pcap, "--incidents", incidents,
-                    "--metrics-listen", "off"], check=True, stderr=subprocess.DEVNULL)
+                    "--metrics-listen", "off", "--api-listen", "off"], check=True, stderr=subprocess.DEVNULL)
     attacks = list(csv.DictReader(open(truth)))
     opened = [json.loads(line) for line in open(incidents)]
     opened = [e for e in opened if e["event"] == "open"]

@@ -49,14 +49,29 @@ std::string port_key(const flow::IpAddress& key) {
   return out;
 }
 
-void append_top(const char* name, const std::vector<HeavyHitter>& items, bool ports,
+enum class KeyKind { kAddress, kPort, kCountry, kAsn };
+
+std::string key_text(const flow::IpAddress& key, KeyKind kind) {
+  switch (kind) {
+    case KeyKind::kPort: return port_key(key);
+    case KeyKind::kCountry: {
+      const uint32_t v = key.v4();
+      return std::string{static_cast<char>(v >> 8 & 0xFF), static_cast<char>(v & 0xFF)};
+    }
+    case KeyKind::kAsn: return std::to_string(key.v4());
+    case KeyKind::kAddress: break;
+  }
+  return key.to_string();
+}
+
+void append_top(const char* name, const std::vector<HeavyHitter>& items, KeyKind kind,
                 std::string& out) {
   out += ",\"";
   out += name;
   out += "\":[";
   for (size_t idx = 0; idx < items.size(); ++idx) {
     out += idx == 0 ? "{\"key\":" : ",{\"key\":";
-    flow::append_json_string(ports ? port_key(items[idx].key) : items[idx].key.to_string(), out);
+    flow::append_json_string(key_text(items[idx].key, kind), out);
     out += ",\"weight\":";
     flow::append_json_number(items[idx].weight, out);
     out += ",\"error\":";
@@ -88,6 +103,8 @@ TenantSummary summarise(const TenantWindow& window, size_t top_n,
   s.top_sources = window.bucket->top_sources.top(top_n);
   s.top_destinations = window.bucket->top_destinations.top(top_n);
   s.top_ports = window.bucket->top_ports.top(top_n);
+  s.top_countries = window.bucket->top_countries.top(top_n);
+  s.top_asns = window.bucket->top_asns.top(top_n);
   return s;
 }
 
@@ -115,9 +132,11 @@ std::string tenant_summary_json(const TenantSummary& s) {
     append_traffic(s.by_protocol[idx], out);
   }
   out += '}';
-  append_top("top_sources", s.top_sources, false, out);
-  append_top("top_destinations", s.top_destinations, false, out);
-  append_top("top_ports", s.top_ports, true, out);
+  append_top("top_sources", s.top_sources, KeyKind::kAddress, out);
+  append_top("top_destinations", s.top_destinations, KeyKind::kAddress, out);
+  append_top("top_ports", s.top_ports, KeyKind::kPort, out);
+  append_top("top_countries", s.top_countries, KeyKind::kCountry, out);
+  append_top("top_asns", s.top_asns, KeyKind::kAsn, out);
   out += '}';
   return out;
 }

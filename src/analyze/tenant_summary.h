@@ -35,6 +35,10 @@ struct TenantSummary {
   std::vector<HeavyHitter> top_destinations;  ///< by estimated bytes received
   /// By estimated bytes; key = IpAddress::from_v4(protocol << 16 | port).
   std::vector<HeavyHitter> top_ports;
+  /// The external side's country (key from_v4(letter << 8 | letter), "ZZ" unknown) and AS
+  /// (key from_v4(AS number), 0 unknown), by estimated bytes.
+  std::vector<HeavyHitter> top_countries;
+  std::vector<HeavyHitter> top_asns;
 };
 
 /// The summary of `window` with the `top_n` heaviest sources, destinations and ports, and
@@ -45,7 +49,8 @@ TenantSummary summarise(const TenantWindow& window, size_t top_n = 10,
 
 /// The summary as one JSON object: tenant, times, records, "total", "by_direction",
 /// "by_protocol" (each {packets, bytes, flows} of {value, ci_low, ci_high}) and the three top
-/// lists ({key, weight, error}; ports as "tcp/443").
+/// lists ({key, weight, error}; ports as "tcp/443"), then "top_countries" (keys "DE", "ZZ")
+/// and "top_asns" (keys "3320", "0").
 std::string tenant_summary_json(const TenantSummary& summary);
 
 }  // namespace fathom::analyze

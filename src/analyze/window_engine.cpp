@@ -96,7 +96,9 @@ TenantBucket::TenantBucket(const AnalyzeConfig& config)
     : top_sources(config.heavy_hitters),
       top_destinations(config.heavy_hitters),
       top_ports(config.heavy_hitters),
-      hosts(config.max_internal_hosts, config.max_external_hosts) {}
+      hosts(config.max_internal_hosts, config.max_external_hosts),
+      top_countries(config.heavy_hitters),
+      top_asns(config.heavy_hitters) {}
 
 void TenantBucket::add_port(uint8_t protocol, uint16_t port, double bytes) noexcept {
   const uint32_t key = (uint32_t{protocol} << 16 | port) + 1;
@@ -113,7 +115,58 @@ void TenantBucket::add_port(uint8_t protocol, uint16_t port, double bytes) noexc
   port_bytes[slot] += bytes;
 }
 
+namespace {
+
+/// Adds `bytes` under `key` in a direct-mapped cache, flushing the slot's previous key to
+/// `sketch` when another key takes it.
+void cache_add(std::array<uint64_t, 64>& keys, std::array<double, 64>& sums, SpaceSaving& sketch,
+               uint64_t key, double bytes) noexcept {
+  const uint64_t stored = key + 1;
+  const size_t slot = (stored * 0x9E3779B97F4A7C15ull) >> 58;
+  if (keys[slot] != stored) {
+    if (keys[slot] != 0) {
+      sketch.add(flow::IpAddress::from_v4(static_cast<uint32_t>(keys[slot] - 1)), sums[slot]);
+    }
+    keys[slot] = stored;
+    sums[slot] = 0.0;
+  }
+  sums[slot] += bytes;
+}
+
+void cache_flush(std::array<uint64_t, 64>& keys, std::array<double, 64>& sums,
+                 SpaceSaving& sketch) noexcept {
+  for (size_t slot = 0; slot < keys.size(); ++slot) {
+    if (keys[slot] == 0) continue;
+    sketch.add(flow::IpAddress::from_v4(static_cast<uint32_t>(keys[slot] - 1)), sums[slot]);
+    keys[slot] = 0;
+  }
+}
+
+}  // namespace
+
+void TenantBucket::add_geo(const flow::FlowRecord& r, double bytes) noexcept {
+  const std::array<char, 2>* country = nullptr;
+  uint32_t asn = 0;
+  if (r.direction == flow::Direction::kInbound) {
+    country = &r.src_country;
+    asn = r.src_as;
+  } else if (r.direction == flow::Direction::kOutbound) {
+    country = &r.dst_country;
+    asn = r.dst_as;
+  } else {
+    return;
+  }
+  const bool known = (*country)[0] != 0 && (*country)[1] != 0;
+  const uint32_t code = known ? uint32_t{static_cast<uint8_t>((*country)[0])} << 8 |
+                                    static_cast<uint8_t>((*country)[1])
+                              : uint32_t{'Z'} << 8 | 'Z';
+  cache_add(country_keys, country_bytes, top_countries, code, bytes);
+  cache_add(asn_keys, asn_bytes, top_asns, asn, bytes);
+}
+
 void TenantBucket::seal() {
+  cache_flush(country_keys, country_bytes, top_countries);
+  cache_flush(asn_keys, asn_bytes, top_asns);
   for (size_t slot = 0; slot < port_keys.size(); ++slot) {
     if (port_keys[slot] == 0) continue;
     const uint32_t key = port_keys[slot] - 1;
@@ -132,6 +185,8 @@ void TenantBucket::merge(const TenantBucket& other) {
   top_sources.merge(other.top_sources);
   top_destinations.merge(other.top_destinations);
   top_ports.merge(other.top_ports);
+  top_countries.merge(other.top_countries);
+  top_asns.merge(other.top_asns);
   hosts.merge(other.hosts);
 }
 
@@ -140,7 +195,11 @@ void TenantBucket::pack_from(const TenantBucket& src) {
   top_sources = src.top_sources;
   top_destinations = src.top_destinations;
   top_ports = src.top_ports;
+  top_countries = src.top_countries;
+  top_asns = src.top_asns;
   port_keys.fill(0);
+  country_keys.fill(0);
+  asn_keys.fill(0);
   hosts.pack_from(src.hosts);
 }
 
@@ -149,7 +208,11 @@ void TenantBucket::clear() noexcept {
   top_sources.clear();
   top_destinations.clear();
   top_ports.clear();
+  top_countries.clear();
+  top_asns.clear();
   port_keys.fill(0);
+  country_keys.fill(0);
+  asn_keys.fill(0);
   hosts.clear();
 }
 
@@ -390,7 +453,10 @@ void AnalysisEngine::add_record(TenantState& state, const flow::FlowRecord& r, u
   if (t.first_arrival_ns == 0 || r.arrival_ns < t.first_arrival_ns)
     t.first_arrival_ns = r.arrival_ns;
   const double bytes = terms.bytes.weighted;
-  if (counted) b.add_port(r.ip_protocol, estimate::service_port(r), bytes);
+  if (counted) {
+    b.add_port(r.ip_protocol, estimate::service_port(r), bytes);
+    b.add_geo(r, bytes);
+  }
 
   const bool src_internal = (r.intel_flags & flow::intel_flags::kSrcInternal) != 0;
   const bool dst_internal = (r.intel_flags & flow::intel_flags::kDstInternal) != 0;

@@ -158,10 +158,68 @@ void set_text(httplib::Response& res, int status, std::string&& body, std::strin
 
 }  // namespace
 
+const std::string* HttpRequest::param(std::string_view name) const noexcept {
+  for (const auto& [key, value] : params) {
+    if (key == name) return &value;
+  }
+  return nullptr;
+}
+
 HttpServer::HttpServer(MetricsProvider metrics, HealthProvider health, HttpServerOptions options)
-    : metrics_(std::move(metrics)), health_(std::move(health)), options_(options) {
+    : metrics_(std::move(metrics)), health_(std::move(health)), options_(std::move(options)) {
   if (options_.worker_threads == 0) options_.worker_threads = 1;
   if (options_.max_queued_connections == 0) options_.max_queued_connections = 1;
+}
+
+HttpServer::HttpServer(RequestHandler handler, HttpServerOptions options)
+    : handler_(std::move(handler)), options_(std::move(options)) {
+  if (options_.worker_threads == 0) options_.worker_threads = 1;
+  if (options_.max_queued_connections == 0) options_.max_queued_connections = 1;
+}
+
+void HttpServer::install_handler(httplib::Server& server) {
+  const auto handle = [this](const httplib::Request& req, httplib::Response& res) {
+    HttpRequest request;
+    request.method = req.method;
+    request.path = req.path;
+    request.params.assign(req.params.begin(), req.params.end());  // a multimap: sorted
+    request.authorization = req.get_header_value("Authorization");
+    request.remote_address = req.remote_addr;
+    try {
+      HttpResponse response = handler_(request);
+      if (response.status == 404) stats_.not_found.fetch_add(1, std::memory_order_relaxed);
+      if (response.status == 405) stats_.bad_method.fetch_add(1, std::memory_order_relaxed);
+      for (auto& [name, value] : response.headers) res.set_header(name, value);
+      set_text(res, response.status, std::move(response.body), response.content_type);
+    } catch (...) {
+      stats_.provider_errors.fetch_add(1, std::memory_order_relaxed);
+      set_text(res, 500, "internal error\n", kTextContentType);
+    }
+  };
+  // Methods that may carry a body get handlers of their own, so httplib reads (and caps) the
+  // body before the answer and a keep-alive connection stays in step; the rest are answered
+  // before routing.
+  server.Get(".*", handle);
+  server.Post(".*", handle);
+  server.Put(".*", handle);
+  server.Patch(".*", handle);
+  server.Delete(".*", handle);
+  server.set_pre_routing_handler([handle](const httplib::Request& req, httplib::Response& res) {
+    static constexpr std::string_view kRouted[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"};
+    for (const std::string_view method : kRouted) {
+      if (req.method == method) return httplib::Server::HandlerResponse::Unhandled;
+    }
+    handle(req, res);
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  server.set_exception_handler(
+      [this](const httplib::Request&, httplib::Response& res, const std::exception_ptr&) {
+        stats_.provider_errors.fetch_add(1, std::memory_order_relaxed);
+        set_text(res, 500, "internal error\n", kTextContentType);
+      });
+  server.set_logger([this](const httplib::Request&, const httplib::Response&) {
+    stats_.requests.fetch_add(1, std::memory_order_relaxed);
+  });
 }
 
 HttpServer::~HttpServer() {
@@ -246,8 +304,25 @@ bool HttpServer::start(const std::string& host, uint16_t port, std::string& erro
   }
   if (bind_host.empty()) bind_host = "::";
 
+  const bool tls = !options_.tls_certificate_file.empty() || !options_.tls_private_key_file.empty();
+  if (tls && (options_.tls_certificate_file.empty() || options_.tls_private_key_file.empty())) {
+    error = "TLS needs both a certificate and a private key file";
+    return false;
+  }
   try {
-    auto server = std::make_unique<httplib::Server>();
+    std::unique_ptr<httplib::Server> server;
+    if (tls) {
+      auto ssl = std::make_unique<httplib::SSLServer>(options_.tls_certificate_file.c_str(),
+                                                      options_.tls_private_key_file.c_str());
+      if (!ssl->is_valid()) {
+        error = "cannot load the TLS certificate " + options_.tls_certificate_file + " and key " +
+                options_.tls_private_key_file + " (unreadable, not PEM, or not a matching pair)";
+        return false;
+      }
+      server = std::move(ssl);
+    } else {
+      server = std::make_unique<httplib::Server>();
+    }
     auto signal = std::make_shared<StartSignal>();
     server->set_socket_options(set_listen_socket_options);
     server->set_read_timeout(options_.read_timeout);
@@ -267,7 +342,11 @@ bool HttpServer::start(const std::string& host, uint16_t port, std::string& erro
       signal->cv.notify_all();
       return new BoundedPool(threads, queued);
     };
-    install_routes(*server);
+    if (handler_) {
+      install_handler(*server);
+    } else {
+      install_routes(*server);
+    }
 
     int bound = -1;
     if (port == 0) {

@@ -8,6 +8,8 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 namespace httplib {
 class Server;
@@ -43,6 +45,32 @@ struct HttpServerOptions {
   std::chrono::seconds keep_alive_timeout{2};
   /// Largest request body accepted (none of the routes takes one); larger gets 413.
   size_t max_body_bytes = 4096;
+  /// PEM files of the server's certificate (chain) and private key: both set serves HTTPS
+  /// (OpenSSL through httplib), both empty plain HTTP. `start` fails when they cannot be
+  /// loaded or do not match.
+  std::string tls_certificate_file;
+  std::string tls_private_key_file;
+};
+
+/// One request as a handler sees it.
+struct HttpRequest {
+  std::string method;  ///< "GET", "HEAD", "POST", ...
+  std::string path;    ///< percent-decoded, without the query
+  /// Query parameters, percent-decoded, sorted by name (a name may repeat).
+  std::vector<std::pair<std::string, std::string>> params;
+  std::string authorization;  ///< the Authorization header, or empty
+  std::string remote_address;
+
+  /// The first value of `name`, or null.
+  const std::string* param(std::string_view name) const noexcept;
+};
+
+/// A handler's answer. HEAD requests are answered without the body.
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  ///< extra headers
 };
 
 /// Counters of the server, safe to read from any thread (relaxed atomics).
@@ -68,8 +96,14 @@ class HttpServer {
  public:
   using MetricsProvider = std::function<std::string()>;
   using HealthProvider = std::function<Health()>;
+  /// Answers every request (any method, any path). Called on worker threads, possibly on two
+  /// at once. What it throws becomes a 500 (counted as a provider error).
+  using RequestHandler = std::function<HttpResponse(const HttpRequest&)>;
 
   HttpServer(MetricsProvider metrics, HealthProvider health, HttpServerOptions options = {});
+  /// A server whose every request goes to `handler` (the REST API and dashboard): the routes
+  /// above are not installed.
+  HttpServer(RequestHandler handler, HttpServerOptions options);
   /// Stops the server if it runs.
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
@@ -94,8 +128,11 @@ class HttpServer {
  private:
   void install_routes(httplib::Server& server);
 
+  void install_handler(httplib::Server& server);
+
   MetricsProvider metrics_;
   HealthProvider health_;
+  RequestHandler handler_;
   HttpServerOptions options_;
   HttpServerStats stats_;
   std::unique_ptr<httplib::Server> server_;  ///< fresh per start; null when stopped

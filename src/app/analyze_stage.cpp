@@ -44,6 +44,7 @@ struct AnalyzeStage::Worker {
   std::vector<detect::Detection> detections;  ///< of the slides since the last report
   std::vector<analyze::Contact> contacts;
   std::vector<analyze::TenantSummary> rollups;  ///< of the slides since the last report
+  std::vector<analyze::TenantSummary> live;     ///< first-level windows for the API
   uint64_t generation = 0;                      ///< the plan applied (0: the start)
   uint32_t workers = 1;  ///< worker count of that plan: decides what this worker owns
   bool retired = false;  ///< the plan has no place for it: stop after handing over
@@ -161,6 +162,10 @@ void AnalyzeStage::spawn_worker(uint32_t index, uint32_t workers) {
         if (win.level == rollup_level_ && win.end_ns % kMinuteNs == 0 && options_.on_rollups) {
           ref.rollups.push_back(analyze::summarise(win));
         }
+        if (win.level == 0 && options_.on_live_windows &&
+            win.end_ns % (win.end_ns - win.start_ns) == 0) {
+          ref.live.push_back(analyze::summarise(win));
+        }
       },
       [&ref](std::span<const analyze::Contact> c, int64_t) {
         ref.contacts.insert(ref.contacts.end(), c.begin(), c.end());
@@ -212,6 +217,7 @@ void AnalyzeStage::worker_loop(Worker& w) {
   last.detections = std::move(w.detections);
   last.contacts = std::move(w.contacts);
   last.rollups = std::move(w.rollups);
+  last.live = std::move(w.live);
   last.engine = w.engine->stats();
   last.rules = w.rules->stats();
   if (w.ai) {
@@ -276,6 +282,8 @@ void AnalyzeStage::on_slide(Worker& w, int64_t open_index) {
     w.contacts.clear();
     r.rollups = std::move(w.rollups);
     w.rollups.clear();
+    r.live = std::move(w.live);
+    w.live.clear();
     r.engine = w.engine->stats();
     r.rules = w.rules->stats();
     if (w.ai) {
@@ -424,6 +432,7 @@ void AnalyzeStage::take_report(Report r) {
   }
   for (detect::Detection& d : r.detections) pending_.push_back(std::move(d));
   if (!r.rollups.empty() && options_.on_rollups) options_.on_rollups(r.rollups);
+  if (!r.live.empty() && options_.on_live_windows) options_.on_live_windows(r.live);
   if (options_.on_ai_state) {
     for (const auto& [tenant, state] : r.ai_states) options_.on_ai_state(tenant, state);
   }

@@ -83,6 +83,10 @@ class AnalyzeStage {
     /// Called on the control thread with per-minute tenant rollups: the windows of the level
     /// whose window is 60 s, those ending on a whole minute. Must not block.
     std::function<void(std::span<const analyze::TenantSummary>)> on_rollups;
+    /// Called on the control thread with the first level's windows that tile the time line
+    /// (those ending on a multiple of the window length: every 10 s by default), for the
+    /// API's live traffic. Must not block.
+    std::function<void(std::span<const analyze::TenantSummary>)> on_live_windows;
 
     /// The autoencoder's base model (docs/ai-detection.md); null = no AI detection. Each
     /// worker's detector starts its tenants from it (transfer) and scores `ai_level` windows.
@@ -142,6 +146,7 @@ class AnalyzeStage {
     std::vector<detect::Detection> detections;
     std::vector<analyze::Contact> contacts;
     std::vector<analyze::TenantSummary> rollups;
+    std::vector<analyze::TenantSummary> live;
     std::vector<std::pair<uint32_t, std::vector<std::byte>>> ai_states;
     analyze::EngineStats engine;
     detect::RuleStats rules;

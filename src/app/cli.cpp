@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "api/auth.h"
 #include "app/config_loader.h"
 #include "app/db_command.h"
 #include "app/decode_command.h"
@@ -27,6 +28,15 @@ int run_cli(int argc, char** argv) {
   app.add_subcommand("version", "Print the version")->callback([] {
     std::cout << "fathom 0.1.0\n";
   });
+
+  CLI::App* token_cmd = app.add_subcommand(
+      "token",
+      "API tokens (docs/api.md): `new` prints a random token and its SHA-256 for "
+      "api.tokens; `hash` prints the SHA-256 of a token read from stdin");
+  std::string token_action;
+  token_cmd->add_option("ACTION", token_action, "new or hash")
+      ->required()
+      ->check(CLI::IsMember({"new", "hash"}));
 
   DecodeOptions decode;
   std::string format = "json";
@@ -83,6 +93,9 @@ int run_cli(int argc, char** argv) {
   run_cmd->add_option("--metrics-listen", run.metrics_listen,
                       "HTTP endpoint of /metrics and /healthz (HOST:PORT, or 'off'); "
                       "overrides metrics_listen");
+  run_cmd->add_option("--api-listen", run.api_listen,
+                      "HOST:PORT of the REST API and dashboard (port 0: any free one), or off; "
+                      "overrides api.listen");
   run_cmd->add_option("--log-format", run.log_format, "Log format: text or json")
       ->check(CLI::IsMember({"text", "json"}));
   run_cmd->add_flag("-v,--verbose", run.verbose,
@@ -180,6 +193,26 @@ int run_cli(int argc, char** argv) {
     return run_decode(decode, stdout, stderr);
   }
   if (db_cmd->parsed()) return run_db(db, stdout, stderr);
+  if (token_cmd->parsed()) {
+    std::string token;
+    if (token_action == "new") {
+      token = api::new_token();
+      if (token.empty()) {
+        std::fprintf(stderr, "fathom token: no random source\n");
+        return 1;
+      }
+      std::printf("token:  %s\nsha256: %s\n", token.c_str(), api::sha256_hex(token).c_str());
+      return 0;
+    }
+    std::getline(std::cin, token);
+    while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+    if (token.empty()) {
+      std::fprintf(stderr, "fathom token hash: give the token on stdin\n");
+      return 2;
+    }
+    std::printf("%s\n", api::sha256_hex(token).c_str());
+    return 0;
+  }
   if (check_cmd->parsed()) return run_config_check(config_path, stdout, stderr);
   if (train_cmd->parsed()) {
     if (train_cmd->count("--seed") != 0) train.seed = train_seed;

@@ -7,6 +7,7 @@
 #include "alert/config.h"
 #include "analyze/autoscaler.h"
 #include "analyze/window_engine.h"
+#include "api/auth.h"
 #include "collect/config.h"
 #include "collect/udp_listener.h"
 #include "decode/config.h"
@@ -87,6 +88,17 @@ struct Config {
     /// How often the retention and size limits are applied.
     int64_t prune_interval_ns = 3'600'000'000'000;
   } store;
+  /// The REST API and dashboard (docs/api.md).
+  struct Api {
+    bool enabled = true;
+    collect::ListenEndpoint listen = {"127.0.0.1", 8080};
+    /// Bearer tokens by their SHA-256; empty: `fathom run` makes one admin token and keeps
+    /// it in `<data_dir>/api-token`.
+    std::vector<api::TokenConfig> tokens;
+    std::string tls_certificate;  ///< PEM file; with tls_private_key: HTTPS
+    std::string tls_private_key;
+    std::string web_root;  ///< dashboard files from here instead of the built-in copy
+  } api;
   /// Alert sinks, retries, rate limits (docs/alerting.md); the spool lives in
   /// `<data_dir>/alert-spool`.
   alert::AlertConfig alert;

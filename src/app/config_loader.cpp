@@ -29,6 +29,17 @@ constexpr auto kKeys = std::to_array<std::string_view>({
     "log_level",
     "log_format",
     "metrics_listen",
+    "api",
+    "api.listen",
+    "api.tokens",
+    "api.tokens[].name",
+    "api.tokens[].sha256",
+    "api.tokens[].admin",
+    "api.tokens[].tenant",
+    "api.tls",
+    "api.tls.certificate",
+    "api.tls.private_key",
+    "api.web_root",
     "output",
     "output.flows",
     "output.estimates",
@@ -429,6 +440,7 @@ void Loader::load(const YAML::Node& root, Config& config) {
   }
   if (const YAML::Node node = child(root, "estimate", "")) load_estimate(node, config.estimate);
   if (const YAML::Node node = child(root, "analyze", "")) load_analyze(node, config.analyze);
+  if (const YAML::Node node = child(root, "api", "")) load_api(node, config.api);
   if (const YAML::Node node = child(root, "store", "")) load_store(node, config.store);
   if (const YAML::Node node = child(root, "alert", "")) load_alert(node, config.alert);
   if (const YAML::Node node = child(root, "collect", "")) load_collect(node, config.collect);

@@ -40,6 +40,52 @@ void Loader::load_store(const YAML::Node& node, Config::Store& out) {
   read_uint_into(node, path, "connect_timeout_seconds", 1, 600, out.options.connect_timeout_s);
 }
 
+void Loader::load_api(const YAML::Node& node, Config::Api& out) {
+  const std::string path = "api";
+  if (!check_map(node, path, path)) return;
+  if (const YAML::Node listen = child(node, "listen", path)) {
+    if (listen.IsScalar() && listen.as<std::string>() == "off") {
+      out.enabled = false;
+    } else {
+      parse_endpoint(listen, "api.listen", out.listen);
+    }
+  }
+  if (const YAML::Node list = child(node, "tokens", path)) {
+    const std::string list_path = "api.tokens";
+    if (sequence(list, list_path)) {
+      for (size_t idx = 0; idx < list.size(); ++idx) {
+        const std::string p = index_key(list_path, idx);
+        const YAML::Node t = list[idx];
+        if (!check_map(t, "api.tokens[]", p)) continue;
+        api::TokenConfig token;
+        read_string(t, p, "name", false, token.name);
+        read_string(t, p, "sha256", false, token.sha256);
+        read_bool(t, p, "admin", token.admin);
+        read_uint_into(t, p, "tenant", 1, UINT32_MAX, token.tenant_id);
+        if (token.admin && token.tenant_id != 0) {
+          error(t.Mark(), p, "a token is either admin: true or for one tenant, not both");
+        }
+        out.tokens.push_back(std::move(token));
+      }
+      // Names, hashes and the admin-or-tenant rule, with the same checks the server applies.
+      api::TokenTable table;
+      std::string why;
+      if (!table.assign(out.tokens, why)) error(list.Mark(), list_path, why);
+    }
+  }
+  if (const YAML::Node tls = child(node, "tls", path)) {
+    const std::string p = "api.tls";
+    if (check_map(tls, p, p)) {
+      read_string(tls, p, "certificate", false, out.tls_certificate);
+      read_string(tls, p, "private_key", false, out.tls_private_key);
+      if (out.tls_certificate.empty() != out.tls_private_key.empty()) {
+        error(tls.Mark(), p, "needs both certificate and private_key");
+      }
+    }
+  }
+  read_string(node, path, "web_root", true, out.web_root);
+}
+
 void Loader::load_alert_sink(const YAML::Node& node, const std::string& path,
                              alert::SinkConfig& out) {
   if (!check_map(node, "alert.sinks[]", path)) return;

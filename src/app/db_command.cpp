@@ -77,15 +77,15 @@ int run_db(const DbCommandOptions& options, std::FILE* out, std::FILE* err) {
     auto [es, exporters] = db->exporters();
     store::IncidentQuery open_q;
     open_q.state = detect::IncidentState::kOpen;
-    open_q.limit = UINT32_MAX;
-    auto [os, open] = db->incidents(open_q);
+    auto [os, open] = db->count_incidents(open_q);
     if (!ts.ok || !es.ok || !os.ok) {
       std::fprintf(err, "fathom db: status: %s\n", (!ts.ok ? ts : !es.ok ? es : os).error.c_str());
       return 1;
     }
-    std::fprintf(
-        out, "%s: schema version %d, %zu tenant(s), %zu exporter(s), %zu open incident(s)\n",
-        std::string(db->backend()).c_str(), version, tenants.size(), exporters.size(), open.size());
+    std::fprintf(out,
+                 "%s: schema version %d, %zu tenant(s), %zu exporter(s), %llu open incident(s)\n",
+                 std::string(db->backend()).c_str(), version, tenants.size(), exporters.size(),
+                 static_cast<unsigned long long>(open));
     return 0;
   }
   // export

@@ -146,6 +146,7 @@ bool Pipeline::open_analysis(const std::string& output, bool live, std::string& 
   options.sampler = sampler_;
   options.on_incident_events = std::move(hooks.on_incident_events);
   options.on_rollups = std::move(hooks.on_rollups);
+  options.on_live_windows = std::move(hooks.on_live_windows);
   if (Persistence* p = persistence_.get()) {
     options.on_incident_events = [p, next = std::move(options.on_incident_events)](
                                      std::span<const detect::IncidentEvent> events) {

@@ -76,6 +76,7 @@ class Pipeline {
   struct AnalysisHooks {
     std::function<void(std::span<const detect::IncidentEvent>)> on_incident_events;
     std::function<void(std::span<const analyze::TenantSummary>)> on_rollups;
+    std::function<void(std::span<const analyze::TenantSummary>)> on_live_windows;
     /// On the worker threads: every `analyze.ai.level` window's internal host vectors
     /// (thread-safe).
     std::function<void(uint32_t, std::span<const detect::HostSample>)> on_host_samples;

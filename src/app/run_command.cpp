@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "api/http_server.h"
+#include "app/api_service.h"
 #include "app/clock.h"
 #include "app/config_loader.h"
 #include "app/logging.h"
@@ -265,6 +266,26 @@ int run_collector(const RunOptions& options, std::FILE* err) {
     return 2;
   }
 
+  collect::ListenEndpoint api_endpoint = config.api.listen;
+  bool api_on = config.api.enabled;
+  if (options.api_listen == "off") {
+    api_on = false;
+  } else if (!options.api_listen.empty()) {
+    if (!collect::parse_listen_endpoint(options.api_listen, api_endpoint, error)) {
+      std::fprintf(err, "fathom run: --api-listen: %s\n", error.c_str());
+      return 2;
+    }
+    api_on = true;
+  }
+  std::unique_ptr<ApiService> api_service;
+  if (api_on) {
+    api_service = ApiService::create(config, error);
+    if (!api_service) {
+      std::fprintf(err, "fathom run: %s\n", error.c_str());
+      return 1;
+    }
+  }
+
   // Signals are blocked before any thread starts, so only the signalfd sees them.
   const int signal_fd = open_signal_fd();
   if (signal_fd < 0) {
@@ -300,7 +321,14 @@ int run_collector(const RunOptions& options, std::FILE* err) {
   }
   const std::string incidents_output =
       options.incidents_output.empty() ? config.output.incidents : options.incidents_output;
-  if (!pipeline.open_analysis(incidents_output, !replaying, error)) {
+  Pipeline::AnalysisHooks hooks;
+  if (api_service) {
+    hooks.on_live_windows =
+        [board = api_service->board()](std::span<const analyze::TenantSummary> windows) {
+          board->add(windows);
+        };
+  }
+  if (!pipeline.open_analysis(incidents_output, !replaying, error, std::move(hooks))) {
     std::fprintf(err, "fathom run: %s\n", error.c_str());
     close(signal_fd);
     return 1;
@@ -328,6 +356,23 @@ int run_collector(const RunOptions& options, std::FILE* err) {
       std::fprintf(err, "fathom run: metrics: %s\n", error.c_str());
       close(signal_fd);
       return 1;
+    }
+  }
+
+  if (api_service) {
+    if (!api_service->start(api_endpoint, pipeline, error)) {
+      std::fprintf(err, "fathom run: api: %s\n", error.c_str());
+      http.stop();
+      close(signal_fd);
+      return 1;
+    }
+    if (!api_service->bootstrap_token().empty()) {
+      std::fprintf(err, "fathom run: dashboard at %s#token=%s (admin token kept in %s/api-token)\n",
+                   api_service->url().c_str(), api_service->bootstrap_token().c_str(),
+                   config.data_dir.c_str());
+    } else {
+      std::fprintf(err, "fathom run: dashboard at %s (log in with an api.tokens token)\n",
+                   api_service->url().c_str());
     }
   }
 
@@ -429,6 +474,7 @@ int run_collector(const RunOptions& options, std::FILE* err) {
   stop_replay.store(true);
   if (replay_thread.joinable()) replay_thread.join();
   pipeline.stop();
+  if (api_service) api_service->stop();
   http.stop();
   ::close(signal_fd);
   ::close(done_fd);

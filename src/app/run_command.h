@@ -26,6 +26,7 @@ struct RunOptions {
   std::string estimates_output;  ///< overrides `output.estimates` when not empty ("-" = stdout)
   std::string incidents_output;  ///< overrides `output.incidents` when not empty ("-" = stdout)
   std::string metrics_listen;    ///< overrides `metrics_listen` ("off" disables the server)
+  std::string api_listen;        ///< overrides `api.listen` ("off" disables the API)
   int verbose = 0;               ///< each -v lowers the log level one step
   std::string log_format;        ///< overrides `log_format` when not empty
 };

@@ -172,9 +172,12 @@ struct WriteBatch {
 struct IncidentQuery {
   std::optional<uint32_t> tenant_id;
   std::optional<detect::IncidentState> state;
-  int64_t since_ns = 0;          ///< last_seen_ns >= since_ns
-  int64_t until_ns = INT64_MAX;  ///< start_ns < until_ns
-  uint32_t limit = 100;          ///< rows at most (newest start first)
+  std::optional<std::string> detection;  ///< detect::to_string(DetectionType)
+  double min_severity = 0.0;             ///< severity >= this (0: any)
+  std::optional<std::string> id;         ///< one incident
+  int64_t since_ns = 0;                  ///< last_seen_ns >= since_ns
+  int64_t until_ns = INT64_MAX;          ///< start_ns < until_ns
+  uint32_t limit = 100;                  ///< rows at most (newest start first)
   uint32_t offset = 0;
 };
 
@@ -227,6 +230,8 @@ class Database {
 
   /// Incidents matching `query`, newest start first (then id).
   virtual StoreResult<std::vector<IncidentRecord>> incidents(const IncidentQuery& query) = 0;
+  /// How many incidents match `query` (its limit and offset ignored).
+  virtual StoreResult<uint64_t> count_incidents(const IncidentQuery& query) = 0;
   /// One incident's history, by version.
   virtual StoreResult<std::vector<IncidentUpdate>> incident_updates(std::string_view id) = 0;
   /// A tenant's rollups with from_ns <= minute_ns < to_ns, by minute.

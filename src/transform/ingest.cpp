@@ -140,6 +140,14 @@ void IngestWorker::route(size_t first_record, size_t first_counter,
   };
 
   std::span<flow::FlowRecord> records = batch_->records();
+  // The packet's announced rate (its records share it), for the exporter's health view.
+  uint32_t packet_rate = 0;
+  if (records.size() > first_record) {
+    const flow::FlowRecord& r0 = records[first_record];
+    packet_rate = (r0.flags & flow::record_flags::kSamplingRateUnknown) != 0
+                      ? 0
+                      : std::max<uint32_t>(r0.device_sampling_rate, 1);
+  }
   size_t kept = first_record;
   uint64_t rejected = 0;
   uint64_t sampled_out = 0;
@@ -220,6 +228,7 @@ void IngestWorker::route(size_t first_record, size_t first_counter,
   it->second.records += rejected;
   it->second.counters += counters_rejected;
   if (cached_tenant != 0) it->second.tenant_id = cached_tenant;
+  if (records.size() > first_record) it->second.sampling_rate = packet_rate;
 }
 
 void IngestWorker::note_unknown(const flow::IpAddress& exporter, uint32_t domain) {
@@ -315,6 +324,7 @@ void IngestWorker::take_snapshot(int64_t now_ns) {
       x.records_rejected = it->second.records;
       x.counters_rejected = it->second.counters;
       x.tenant_id = it->second.tenant_id;
+      x.sampling_rate = it->second.sampling_rate;
     }
     s.exporters.push_back(x);
   });

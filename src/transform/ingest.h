@@ -32,6 +32,9 @@ struct ExporterIngest {
   uint64_t records_rejected = 0;   ///< flow records dropped: the exporter matches no tenant
   uint64_t counters_rejected = 0;  ///< interface-counter records dropped likewise
   uint32_t tenant_id = 0;          ///< tenant of its latest accepted record (0: none yet)
+  /// The device sampling rate (1-in-N) of its latest packet with flow records; 0 when that
+  /// packet's rate was unknown, or before the first.
+  uint32_t sampling_rate = 0;
 };
 
 /// Records accepted for one tenant. `records` counts every flow record mapped to the tenant,
@@ -199,6 +202,7 @@ class IngestWorker {
     uint64_t records = 0;
     uint64_t counters = 0;
     uint32_t tenant_id = 0;
+    uint32_t sampling_rate = 0;
   };
   /// Per exporter address; bounded like the decoder's exporter table.
   std::unordered_map<flow::IpAddress, Rejected, flow::IpAddressHash> per_exporter_;

@@ -77,6 +77,13 @@ data_dir: /srv/fathom
 log_level: debug
 log_format: json
 metrics_listen: "[::1]:9200"
+api:
+  listen: "127.0.0.1:8443"
+  tokens:
+    - {name: ops, admin: true, sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08}
+    - {name: acme-soc, tenant: 7, sha256: 60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752}
+  tls: {certificate: /etc/fathom/cert.pem, private_key: /etc/fathom/key.pem}
+  web_root: /srv/fathom/web
 output:
   flows: /srv/fathom/flows.jsonl
   estimates: "-"
@@ -224,6 +231,20 @@ tenants:
 )";
 
 TEST(ConfigLoader, FullFileSetsEveryField) {
+  {
+    const ConfigLoad api_load = parse_config(kFullConfig, "full.yaml");
+    ASSERT_TRUE(api_load.ok());
+    const Config::Api& api = api_load.config.api;
+    EXPECT_TRUE(api.enabled);
+    EXPECT_EQ(api.listen.port, 8443);
+    ASSERT_EQ(api.tokens.size(), 2u);
+    EXPECT_TRUE(api.tokens[0].admin);
+    EXPECT_EQ(api.tokens[1].tenant_id, 7u);
+    EXPECT_EQ(api.tokens[1].name, "acme-soc");
+    EXPECT_EQ(api.tls_certificate, "/etc/fathom/cert.pem");
+    EXPECT_EQ(api.tls_private_key, "/etc/fathom/key.pem");
+    EXPECT_EQ(api.web_root, "/srv/fathom/web");
+  }
   const ConfigLoad load = parse_config(kFullConfig, "full.yaml");
   ASSERT_TRUE(load.ok()) << errors_text(load);
   const Config& c = load.config;
@@ -498,7 +519,7 @@ const RejectCase kRejectCases[] = {
      "prefix length (did you mean '10.1.0.0/16'?)"},
     {"UnknownTopLevelKey", "data_dir: /x\ntenant: []\n",
      "fathom.yaml:2:1: tenant: unknown key (known here: data_dir, log_level, log_format, "
-     "metrics_listen, output, store, alert, analyze, estimate, "
+     "metrics_listen, api, output, store, alert, analyze, estimate, "
      "collect, decode, transform, tenants)"},
     {"UnknownNestedKey", "collect:\n  receive_threads: 2\n  listner: [\"0.0.0.0:2055\"]\n",
      "fathom.yaml:3:3: collect.listner: unknown key (known here: listeners, receive_threads, "

@@ -135,10 +135,11 @@ TEST(EstimateAccuracy, RunTotalsCoverFathomGenTruthAcrossSeeds) {
                             "--pcap", pcap, "--truth", truth},
                            dir.path / "gen.out");
     ASSERT_EQ(gen.status, 0) << gen.output;
-    const Result fathom = run(
-        {kBinaryDir + "/src/fathom", "run", "--config", (dir.path / "fathom.yaml").string(),
-         "--replay", pcap, "--metrics-listen", "off", "--data-dir", (dir.path / "data").string()},
-        dir.path / "fathom.out");
+    const Result fathom =
+        run({kBinaryDir + "/src/fathom", "run", "--config", (dir.path / "fathom.yaml").string(),
+             "--replay", pcap, "--metrics-listen", "off", "--api-listen", "off", "--data-dir",
+             (dir.path / "data").string()},
+            dir.path / "fathom.out");
     ASSERT_EQ(fathom.status, 0) << fathom.output;
 
     const std::map<uint32_t, Totals> truth_totals = read_truth(truth);

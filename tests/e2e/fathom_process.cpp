@@ -64,8 +64,9 @@ std::optional<std::vector<JsonRecord>> read_jsonl(const std::string& path, std::
 }
 
 std::unique_ptr<FathomRun> FathomRun::start(const FathomOptions& options, std::string& error) {
-  std::vector<std::string> argv = {fathom_binary(),    "run",         "--listen",   "127.0.0.1:0",
-                                   "--metrics-listen", "127.0.0.1:0", "--interval", "1"};
+  std::vector<std::string> argv = {
+      fathom_binary(), "run",          "--listen",    "127.0.0.1:0", "--metrics-listen",
+      "127.0.0.1:0",   "--api-listen", "127.0.0.1:0", "--interval",  "1"};
   if (!options.config_path.empty()) argv.insert(argv.end(), {"--config", options.config_path});
   if (!options.flows_path.empty()) argv.insert(argv.end(), {"--flows", options.flows_path});
   if (!options.state_file.empty()) {

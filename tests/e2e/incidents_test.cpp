@@ -188,7 +188,8 @@ std::vector<Incident> detect(const TempDir& dir, bool benign, std::vector<Attack
   const std::string incidents = (dir.path / "incidents.jsonl").string();
   log.clear();
   EXPECT_EQ(run({kBinaryDir + "/src/fathom", "run", "--config", (dir.path / "fathom.yaml").string(),
-                 "--replay", pcap, "--incidents", incidents, "--metrics-listen", "off"},
+                 "--replay", pcap, "--incidents", incidents, "--metrics-listen", "off",
+                 "--api-listen", "off"},
                 dir.path / "run.out", log),
             0)
       << log;
@@ -299,11 +300,12 @@ TEST(StoreAndAlerts, DemoIsStoredAndAlertedOnceAcrossARestart) {
       << log;
   const auto replay = [&](const std::string& name) {
     std::string out;
-    EXPECT_EQ(run({kBinaryDir + "/src/fathom", "run", "--config",
-                   (dir.path / "fathom.yaml").string(), "--replay", pcap, "--incidents",
-                   (dir.path / (name + ".jsonl")).string(), "--metrics-listen", "off"},
-                  dir.path / (name + ".out"), out),
-              0)
+    EXPECT_EQ(
+        run({kBinaryDir + "/src/fathom", "run", "--config", (dir.path / "fathom.yaml").string(),
+             "--replay", pcap, "--incidents", (dir.path / (name + ".jsonl")).string(),
+             "--metrics-listen", "off", "--api-listen", "off"},
+            dir.path / (name + ".out"), out),
+        0)
         << out;
     return out;
   };

@@ -29,9 +29,9 @@ ReplayResult replay(const TempDir& dir, const std::string& config,
   ReplayResult result;
   const std::string flows = dir.file("flows.jsonl");
   std::vector<std::string> argv = {
-      fathom_binary(), "run",           "--config",         dir.write("fathom.yaml", config),
-      "--flows",       flows,           "--metrics-listen", "off",
-      "--data-dir",    dir.file("data")};
+      fathom_binary(), "run", "--config",         dir.write("fathom.yaml", config),
+      "--flows",       flows, "--metrics-listen", "off",
+      "--api-listen",  "off", "--data-dir",       dir.file("data")};
   for (const std::string& f : files) argv.insert(argv.end(), {"--replay", f});
   argv.insert(argv.end(), extra.begin(), extra.end());
   std::filesystem::remove(flows);

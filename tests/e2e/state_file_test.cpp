@@ -172,10 +172,10 @@ TEST(StateFile, ACorruptStateFileStopsTheStartWithAClearError) {
   TempDir dir;
   const std::string state = dir.write("fathom.state", "this is not a fathom state file\n");
   std::string output;
-  const std::optional<int> code =
-      run_to_completion({fathom_binary(), "run", "--listen", "127.0.0.1:0", "--metrics-listen",
-                         "off", "--state-file", state, "--data-dir", dir.file("data")},
-                        "", seconds(15), output);
+  const std::optional<int> code = run_to_completion(
+      {fathom_binary(), "run", "--listen", "127.0.0.1:0", "--metrics-listen", "off", "--api-listen",
+       "off", "--state-file", state, "--data-dir", dir.file("data")},
+      "", seconds(15), output);
   EXPECT_EQ(code, 1) << output;
   EXPECT_NE(output.find("state file"), std::string::npos) << output;
 }

@@ -271,10 +271,11 @@ class SqlDatabase final : public Database {
     return {StoreStatus::success(), std::move(out)};
   }
 
-  StoreResult<std::vector<IncidentRecord>> incidents(const IncidentQuery& q) override {
-    std::string sql = "SELECT " + std::string(kIncidentColumns) +
-                      " FROM incidents WHERE last_seen_ns >= $1 AND start_ns < $2";
-    std::vector<Param> params = {P::integer(q.since_ns), P::integer(q.until_ns)};
+  /// The WHERE clause of `q` (without paging) and its parameters. Every value is a bound
+  /// parameter: nothing from the query reaches the SQL text.
+  static std::string incident_filter(const IncidentQuery& q, std::vector<Param>& params) {
+    std::string sql = " WHERE last_seen_ns >= $1 AND start_ns < $2";
+    params = {P::integer(q.since_ns), P::integer(q.until_ns)};
     if (q.tenant_id) {
       params.push_back(P::integer(*q.tenant_id));
       sql += " AND tenant_id = $" + std::to_string(params.size());
@@ -283,6 +284,25 @@ class SqlDatabase final : public Database {
       params.push_back(P::text(detect::to_string(*q.state)));
       sql += " AND state = $" + std::to_string(params.size());
     }
+    if (q.detection) {
+      params.push_back(P::text(*q.detection));
+      sql += " AND detection = $" + std::to_string(params.size());
+    }
+    if (q.min_severity > 0.0) {
+      params.push_back(P::real(q.min_severity));
+      sql += " AND severity >= $" + std::to_string(params.size());
+    }
+    if (q.id) {
+      params.push_back(P::text(*q.id));
+      sql += " AND id = $" + std::to_string(params.size());
+    }
+    return sql;
+  }
+
+  StoreResult<std::vector<IncidentRecord>> incidents(const IncidentQuery& q) override {
+    std::vector<Param> params;
+    std::string sql =
+        "SELECT " + std::string(kIncidentColumns) + " FROM incidents" + incident_filter(q, params);
     params.push_back(P::integer(q.limit));
     sql += " ORDER BY start_ns DESC, id LIMIT $" + std::to_string(params.size());
     params.push_back(P::integer(q.offset));
@@ -293,6 +313,15 @@ class SqlDatabase final : public Database {
     out.reserve(rows.rows.size());
     for (const auto& r : rows.rows) out.push_back(incident_of(r));
     return {StoreStatus::success(), std::move(out)};
+  }
+
+  StoreResult<uint64_t> count_incidents(const IncidentQuery& q) override {
+    std::vector<Param> params;
+    const std::string sql = "SELECT COUNT(*) FROM incidents" + incident_filter(q, params);
+    Rows rows;
+    if (StoreStatus s = read(sql, params, rows); !s.ok) return {s};
+    if (rows.rows.empty() || rows.rows[0].empty()) return {StoreStatus::success(), 0};
+    return {StoreStatus::success(), static_cast<uint64_t>(rows.rows[0][0].as_int())};
   }
 
   StoreResult<std::vector<IncidentUpdate>> incident_updates(std::string_view id) override {

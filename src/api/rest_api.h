@@ -1,0 +1,58 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "api/auth.h"
+#include "api/collector_metrics.h"
+#include "api/http_server.h"
+#include "api/live_board.h"
+#include "store/store.h"
+
+namespace fathom::api {
+
+/// What the REST API serves from, besides the live snapshot.
+struct RestApiOptions {
+  std::string version = "0.1.0";
+  /// The store the API reads incidents, rollups, tenants and exporters from; without it those
+  /// endpoints answer 503 (docs/api.md).
+  bool store_enabled = false;
+  store::StoreOptions store;
+  /// Database connections kept open for readers (one per concurrent request at most).
+  size_t max_idle_connections = 4;
+  /// Dashboard assets from this directory instead of the copy built into the binary (for
+  /// working on the dashboard without rebuilding). Empty: the built-in copy.
+  std::string web_root;
+  /// Length of the LiveBoard's windows (the first analysis level's window).
+  int64_t live_window_ns = 10'000'000'000;
+};
+
+/// The REST API of docs/api.md and the dashboard's static files, as one request handler for
+/// an `HttpServer`. It reads the collector's snapshot (through `snapshot`), the LiveBoard and
+/// the store, never the stages' internals. Thread-safe: requests may be handled on several
+/// threads at once (each uses its own database connection).
+class RestApi {
+ public:
+  using SnapshotProvider = std::function<CollectorSnapshot()>;
+  using Clock = std::function<int64_t()>;  ///< wall clock, ns since the epoch
+
+  RestApi(TokenTable tokens, SnapshotProvider snapshot, std::shared_ptr<const LiveBoard> live,
+          RestApiOptions options, Clock clock = {});
+  ~RestApi();
+  RestApi(const RestApi&) = delete;
+  RestApi& operator=(const RestApi&) = delete;
+
+  /// Answers one request: `/api/v1/...` as JSON (401 without a known token, 404 for another
+  /// tenant's data, 400 for a bad parameter, 503 when the store does not answer), anything
+  /// else from the dashboard's files. Never throws.
+  HttpResponse handle(const HttpRequest& request);
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fathom::api
