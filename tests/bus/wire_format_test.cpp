@@ -4,6 +4,9 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <random>
 #include <vector>
@@ -326,6 +329,35 @@ TEST(WireFormat, GarbageNeverDecodesAndNeverCrashes) {
   // record batches carry a CRC-32C); random bytes never do.
   EXPECT_GT(ok, 0u);
   EXPECT_LT(ok, 10000u);
+}
+
+TEST(WireFormat, FuzzSeedsBuiltFromTheDocumentedLayoutDecode) {
+  // fuzz/make_seeds.py writes these with Python's struct from docs/wire-format.md: a second,
+  // independent writer of the layout.
+  const std::filesystem::path dir =
+      std::filesystem::path(FATHOM_SOURCE_DIR) / "fuzz" / "seeds" / "wire_format_fuzz";
+  size_t seeds = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    flow::FlowBatch batch;
+    BatchHeader header;
+    EXPECT_EQ(decode(std::as_bytes(std::span(bytes.data(), bytes.size())), batch, header),
+              WireStatus::kOk)
+        << entry.path();
+    EXPECT_EQ(header.tenant_id, 7u);
+    for (const flow::FlowRecord& r : batch.records()) {
+      EXPECT_EQ(r.tenant_id, 7u);
+      EXPECT_EQ(r.sampling_rate, 100.0);
+      EXPECT_EQ(r.exporter, flow::IpAddress::from_v4(0xc0000201));
+      EXPECT_EQ(r.dst_port, 443);
+      EXPECT_EQ(r.source, flow::SourceProtocol::kIpfix);
+      EXPECT_EQ(r.dst_country, (std::array<char, 2>{'U', 'S'}));
+    }
+    for (const flow::InterfaceCounters& c : batch.counters()) EXPECT_EQ(c.tenant_id, 7u);
+    ++seeds;
+  }
+  EXPECT_EQ(seeds, 4u);
 }
 
 TEST(WireFormat, StatusNamesAreDistinct) {
