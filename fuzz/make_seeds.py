@@ -18,6 +18,8 @@ Input formats (they must match the fuzz targets):
                                 SLL, SLL2, BSD loopback), IPv6, an IP fragment, and pcapng.
   vpc_flow_log_fuzz             VPC flow log text: default format, custom headers (S3 and
                                 CloudWatch spellings), NODATA/SKIPDATA lines.
+  wire_format_fuzz              Kafka bus messages (docs/wire-format.md), built here: v1
+                                batches of 0..3 records and interface counters.
   state_file_fuzz               state files written by Decoder::save_state after decoding the
                                 v9/IPFIX seeds; only the decoder can write them, so this needs
                                 --state-tool build/fuzz/fuzz/fuzz_make_state_seeds (built by the
@@ -235,6 +237,33 @@ def sflow_sample_kinds(payload):
     return frozenset(kinds)
 
 
+def wire_batch(tenant, records, counters):
+    """A v1 bus message (docs/wire-format.md) of `records` and `counters` simple entries."""
+    out = b"FTHB" + struct.pack("<HHHHHHIIIIq", 1, 0, 40, 192, 144, 0, tenant, records,
+                                counters, 0, 1705320000 * 10**9)
+    for i in range(records):
+        t = 1705320000 * 10**9 + i
+        rec = struct.pack("<qqqQQd", t, t - 10**9, t, 1500 * (i + 1), i + 1, 100.0)
+        rec += bytes(10) + b"\xff\xff" + bytes([192, 0, 2, 1])  # exporter 192.0.2.1
+        rec += bytes(10) + b"\xff\xff" + bytes([10, 0, 0, i + 1])  # src
+        rec += bytes(10) + b"\xff\xff" + bytes([198, 51, 100, 7])  # dst
+        rec += bytes(16)  # next hop absent
+        rec += struct.pack("<IIIIIIII", 0, 100, tenant, 1, 2, 64512, 15169, 0)
+        rec += struct.pack("<HHHHHHHHH", 0, 0, 2055, 40000 + i, 443, 0x12, 0, 0, 0)
+        rec += bytes([6, 0, 0, 0, 24, 24, 0, 0x40, 0, 3, 1, i % 5, 0, 0])
+        rec += bytes(12) + b"DEUS"
+        assert len(rec) == 192
+        out += rec
+    for i in range(counters):
+        c = struct.pack("<q", 1705320000 * 10**9) + bytes(10) + b"\xff\xff" + bytes([192, 0, 2, 1])
+        c += bytes(16) + struct.pack("<IIIII", 0, i, 1, i + 1, 6) + struct.pack("<QII", 10**10, 1, 3)
+        c += struct.pack("<QIIIIII", 10**9, 1, 2, 3, 4, 5, 6) + struct.pack("<QIIIII", 10**9, 1, 2, 3, 4, 5)
+        c += struct.pack("<II", 0, tenant)
+        assert len(c) == 144
+        out += c
+    return out
+
+
 def write(out_dir, target, name, data, written):
     d = os.path.join(out_dir, target)
     os.makedirs(d, exist_ok=True)
@@ -259,6 +288,11 @@ def main():
         return result
 
     written = []
+
+    # Kafka bus messages: no capture needed, the layout is Fathom's own.
+    for name, (records, counters) in {"empty": (0, 0), "records_3": (3, 0),
+                                      "counters_2": (0, 2), "mixed": (2, 1)}.items():
+        write(args.out, "wire_format_fuzz", name, wire_batch(7, records, counters), written)
 
     # NetFlow v5: the first datagrams (full, 30 records) and the last one (a partial count).
     for cap in ("netflow_v5", "netflow_v5_sampled100"):
