@@ -228,11 +228,19 @@ bool KafkaProducer::produce_message(uint32_t tenant_id, size_t records_begin, si
 
   std::array<char, 10> key_buffer;
   const std::string_view key = tenant_key(tenant_id, key_buffer);
+  // librdkafka's RD_KAFKA_V_* macros type-check with GNU statement expressions.
+#if defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wgnu-statement-expression"
+#endif
   const rd_kafka_resp_err_t err =
       rd_kafka_producev(rk_, RD_KAFKA_V_RKT(rkt_), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
                         RD_KAFKA_V_KEY(key.data(), key.size()), RD_KAFKA_V_VALUE(payload, size),
                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
                         RD_KAFKA_V_OPAQUE(records_opaque(n_records)), RD_KAFKA_V_END);
+#if defined(__clang__)
+#pragma clang diagnostic pop
+#endif
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
     c.messages_enqueued.fetch_add(1, kRelaxed);
     c.records_enqueued.fetch_add(n_records, kRelaxed);
