@@ -156,6 +156,25 @@ void set_text(httplib::Response& res, int status, std::string&& body, std::strin
   res.set_header("Content-Type", std::string(type));
 }
 
+/// Sends every method but GET and HEAD to `handler`. Methods that may carry a body get routes
+/// of their own, so httplib reads (and caps) the body before the answer and a keep-alive
+/// connection stays in step; the rest (OPTIONS, TRACE, CONNECT, ...) are answered before
+/// routing.
+void route_other_methods(httplib::Server& server, const httplib::Server::Handler& handler) {
+  server.Post(".*", handler);
+  server.Put(".*", handler);
+  server.Patch(".*", handler);
+  server.Delete(".*", handler);
+  server.set_pre_routing_handler([handler](const httplib::Request& req, httplib::Response& res) {
+    static constexpr std::string_view kRouted[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"};
+    for (const std::string_view method : kRouted) {
+      if (req.method == method) return httplib::Server::HandlerResponse::Unhandled;
+    }
+    handler(req, res);
+    return httplib::Server::HandlerResponse::Handled;
+  });
+}
+
 }  // namespace
 
 const std::string* HttpRequest::param(std::string_view name) const noexcept {
@@ -196,30 +215,9 @@ void HttpServer::install_handler(httplib::Server& server) {
       set_text(res, 500, "internal error\n", kTextContentType);
     }
   };
-  // Methods that may carry a body get handlers of their own, so httplib reads (and caps) the
-  // body before the answer and a keep-alive connection stays in step; the rest are answered
-  // before routing.
   server.Get(".*", handle);
-  server.Post(".*", handle);
-  server.Put(".*", handle);
-  server.Patch(".*", handle);
-  server.Delete(".*", handle);
-  server.set_pre_routing_handler([handle](const httplib::Request& req, httplib::Response& res) {
-    static constexpr std::string_view kRouted[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"};
-    for (const std::string_view method : kRouted) {
-      if (req.method == method) return httplib::Server::HandlerResponse::Unhandled;
-    }
-    handle(req, res);
-    return httplib::Server::HandlerResponse::Handled;
-  });
-  server.set_exception_handler(
-      [this](const httplib::Request&, httplib::Response& res, const std::exception_ptr&) {
-        stats_.provider_errors.fetch_add(1, std::memory_order_relaxed);
-        set_text(res, 500, "internal error\n", kTextContentType);
-      });
-  server.set_logger([this](const httplib::Request&, const httplib::Response&) {
-    stats_.requests.fetch_add(1, std::memory_order_relaxed);
-  });
+  route_other_methods(server, handle);
+  install_bookkeeping(server);
 }
 
 HttpServer::~HttpServer() {
@@ -267,21 +265,12 @@ void HttpServer::install_routes(httplib::Server& server) {
     res.set_header("Allow", std::string(kAllowedMethods));
     set_text(res, 405, "method not allowed\n", kTextContentType);
   };
-  server.Post(".*", other_method);
-  server.Put(".*", other_method);
-  server.Patch(".*", other_method);
-  server.Delete(".*", other_method);
-  server.set_pre_routing_handler([other_method](const httplib::Request& req,
-                                                httplib::Response& res) {
-    static constexpr std::string_view kRouted[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"};
-    for (const std::string_view method : kRouted) {
-      if (req.method == method) return httplib::Server::HandlerResponse::Unhandled;
-    }
-    other_method(req, res);  // OPTIONS, TRACE, CONNECT, ...
-    return httplib::Server::HandlerResponse::Handled;
-  });
+  route_other_methods(server, other_method);
+  install_bookkeeping(server);
+}
 
-  // Exceptions from httplib's own work around a handler (the providers' are caught above).
+void HttpServer::install_bookkeeping(httplib::Server& server) {
+  // Exceptions from httplib's own work around a handler (the handlers' own are caught in them).
   server.set_exception_handler(
       [this](const httplib::Request&, httplib::Response& res, const std::exception_ptr&) {
         stats_.provider_errors.fetch_add(1, std::memory_order_relaxed);

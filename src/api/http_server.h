@@ -129,6 +129,8 @@ class HttpServer {
   void install_routes(httplib::Server& server);
 
   void install_handler(httplib::Server& server);
+  /// Counts requests, and answers 500 for what httplib throws around a handler.
+  void install_bookkeeping(httplib::Server& server);
 
   MetricsProvider metrics_;
   HealthProvider health_;

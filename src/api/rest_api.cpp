@@ -263,7 +263,7 @@ Reply RestApi::Impl::route(const Principal& who, const HttpRequest& request,
   if (n == 3 && what == "exporters") return exporters(who, request, *tenant);
   if (n == 3 && what == "incidents") return incidents(who, request, *tenant);
   if (n == 4 && what == "incidents") return incident(request, *tenant, parts[3]);
-  if (n == 3 && what == "sampling") return sampling(who, request, *tenant);
+  if (n == 3 && what == "sampling") return sampling(request, *tenant);
   if (n == 3 && (what == "traffic" || what == "top" || what == "geo")) {
     const CollectorSnapshot snap = snapshot();
     if (!tenant_exists(*tenant, snap)) {

@@ -98,10 +98,9 @@ Reply RestApi::Impl::incidents(const Principal& who, const HttpRequest& request,
   }
   if (tenant) {
     q.tenant_id = *tenant;
-  } else if (const std::string* t = params.get("tenant")) {
+  } else if (params.get("tenant") != nullptr) {
     uint64_t id = 0;
     if (auto e = uint_param(params, "tenant", 1, UINT32_MAX, 0, id)) return Reply::bad(*e);
-    (void)t;
     // Another tenant's id behaves like an unknown one: an empty list would say it exists.
     if (!who.sees(static_cast<uint32_t>(id))) {
       return Reply::not_found("no such tenant: " + std::to_string(id));

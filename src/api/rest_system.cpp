@@ -305,8 +305,7 @@ Reply RestApi::Impl::exporters(const Principal& who, const HttpRequest& request,
   return Reply::ok(json{{"exporters", std::move(list)}});
 }
 
-Reply RestApi::Impl::sampling(const Principal& who, const HttpRequest& request, uint32_t tenant) {
-  (void)who;
+Reply RestApi::Impl::sampling(const HttpRequest& request, uint32_t tenant) {
   if (auto e = Params(request).unknown({})) return Reply::bad(*e);
   const CollectorSnapshot snap = snapshot();
   if (!tenant_exists(tenant, snap)) {

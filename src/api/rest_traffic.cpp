@@ -91,12 +91,6 @@ void add_stored(Sum& sum, const json& e) {
   sum.add(num("value"), num("ci_low"), num("ci_high"));
 }
 
-/// Heavy hitters merged over minutes: weights and error bounds add.
-struct TopItem {
-  double bytes = 0.0;
-  double error = 0.0;
-};
-
 json top_json(const std::map<std::string, TopItem>& items, double total_bytes, double seconds,
               size_t limit) {
   std::vector<std::pair<std::string, TopItem>> v(items.begin(), items.end());
@@ -177,14 +171,8 @@ Reply RestApi::Impl::traffic(const HttpRequest& request, uint32_t tenant) {
     }
   } else {
     source = "rollups";
-    DbLease l;
-    if (auto fail = lease(l)) return *fail;
-    const int64_t first = from - (from % step);
-    auto [status, rollups] = l->rollups(tenant, first, to);
-    if (!status.ok) {
-      l.broken = true;
-      return Reply::fail(503, "unavailable", "the store does not answer: " + status.error);
-    }
+    std::vector<store::Rollup> rollups;
+    if (auto fail = stored_rollups(tenant, from - (from % step), to, rollups)) return *fail;
     for (const store::Rollup& r : rollups) {
       const int64_t t = r.minute_ns - (r.minute_ns % step);
       json detail;
@@ -228,6 +216,107 @@ Reply RestApi::Impl::traffic(const HttpRequest& request, uint32_t tenant) {
                         {"series", std::move(series)}});
 }
 
+std::optional<Reply> RestApi::Impl::stored_rollups(uint32_t tenant, int64_t from_ns, int64_t to_ns,
+                                                   std::vector<store::Rollup>& out) {
+  DbLease l;
+  if (auto fail = lease(l)) return fail;
+  auto [status, rollups] = l->rollups(tenant, from_ns, to_ns);
+  if (!status.ok) {
+    l.broken = true;
+    return Reply::fail(503, "unavailable", "the store does not answer: " + status.error);
+  }
+  out = std::move(rollups);
+  return std::nullopt;
+}
+
+namespace {
+
+/// Adds the rollups' heavy-hitter lists `names` (keys of their detail JSON) into `out`; a
+/// rollup without the first list (a damaged row, or one written before the list existed) is
+/// left out of the span.
+void merge_stored(const std::vector<store::Rollup>& rollups, const std::vector<std::string>& names,
+                  MergedTops& out) {
+  out.lists.resize(names.size());
+  for (const store::Rollup& r : rollups) {
+    const json detail = json::parse(r.detail_json, nullptr, false);
+    if (detail.is_discarded() || !detail.contains(names[0])) continue;
+    out.total_bytes += r.bytes.value;
+    out.seconds += 60.0;
+    for (size_t n = 0; n < names.size(); ++n) {
+      const auto list = detail.find(names[n]);
+      if (list == detail.end() || !list->is_array()) continue;
+      for (const json& h : *list) {
+        if (!h.is_object() || !h.contains("key") || !h["key"].is_string()) continue;
+        TopItem& item = out.lists[n][h["key"].get<std::string>()];
+        item.bytes += h.value("weight", 0.0);
+        item.error += h.value("error", 0.0);
+      }
+    }
+  }
+}
+
+template <class KeyText>
+void merge_live(const std::vector<analyze::HeavyHitter>& hitters, KeyText key_text,
+                std::map<std::string, TopItem>& into) {
+  for (const analyze::HeavyHitter& h : hitters) {
+    TopItem& item = into[key_text(h.key)];
+    item.bytes += h.weight;
+    item.error += h.error;
+  }
+}
+
+std::string address_text(const flow::IpAddress& key) {
+  return key.to_string();
+}
+std::string country_text(const flow::IpAddress& key) {
+  const uint32_t v = key.v4();
+  return std::string{static_cast<char>(v >> 8 & 0xFF), static_cast<char>(v & 0xFF)};
+}
+std::string asn_text(const flow::IpAddress& key) {
+  return std::to_string(key.v4());
+}
+
+}  // namespace
+
+std::optional<Reply> RestApi::Impl::merged_tops(const Params& params, uint32_t tenant,
+                                                const std::vector<std::string>& names,
+                                                uint64_t max_limit, uint64_t default_limit,
+                                                int64_t& from, int64_t& to, uint64_t& limit,
+                                                MergedTops& out) {
+  const int64_t now = clock();
+  if (auto e = time_param(params, "from", now, now - 5 * kMinuteNs, from)) return Reply::bad(*e);
+  if (auto e = time_param(params, "to", now, now, to)) return Reply::bad(*e);
+  if (auto e = uint_param(params, "limit", 1, max_limit, default_limit, limit)) {
+    return Reply::bad(*e);
+  }
+  if (from >= to) return Reply::bad("from must be before to");
+  if (db) {
+    std::vector<store::Rollup> rollups;
+    if (auto fail = stored_rollups(tenant, from - (from % kMinuteNs), to, rollups)) return fail;
+    merge_stored(rollups, names, out);
+  }
+  if (out.seconds == 0.0) {
+    // No minute stored yet (or no store): the latest live window.
+    out = MergedTops{};
+    out.lists.resize(names.size());
+    out.source = "live";
+    if (const auto latest = live->latest(tenant)) {
+      out.seconds = static_cast<double>(latest->end_ns - latest->start_ns) * 1e-9;
+      out.total_bytes = latest->total.bytes.value;
+      for (size_t n = 0; n < names.size(); ++n) {
+        const std::string& name = names[n];
+        std::map<std::string, TopItem>& into = out.lists[n];
+        if (name == "top_sources") merge_live(latest->top_sources, address_text, into);
+        if (name == "top_destinations") merge_live(latest->top_destinations, address_text, into);
+        if (name == "top_ports") merge_live(latest->top_ports, port_name, into);
+        if (name == "top_countries") merge_live(latest->top_countries, country_text, into);
+        if (name == "top_asns") merge_live(latest->top_asns, asn_text, into);
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 Reply RestApi::Impl::top(const HttpRequest& request, uint32_t tenant) {
   const Params params(request);
   if (auto e = params.unknown({"from", "kind", "limit", "to"})) return Reply::bad(*e);
@@ -235,121 +324,37 @@ Reply RestApi::Impl::top(const HttpRequest& request, uint32_t tenant) {
   if (kind == nullptr || (*kind != "sources" && *kind != "destinations" && *kind != "ports")) {
     return Reply::bad("kind: sources, destinations or ports (required)");
   }
-  const int64_t now = clock();
   int64_t from = 0, to = 0;
   uint64_t limit = 0;
-  if (auto e = time_param(params, "from", now, now - 5 * kMinuteNs, from)) return Reply::bad(*e);
-  if (auto e = time_param(params, "to", now, now, to)) return Reply::bad(*e);
-  if (auto e = uint_param(params, "limit", 1, 100, 10, limit)) return Reply::bad(*e);
-  if (from >= to) return Reply::bad("from must be before to");
-  const std::string list = "top_" + *kind;
-
-  std::map<std::string, TopItem> items;
-  double total_bytes = 0.0;
-  double seconds = 0.0;
-  std::string source = "rollups";
-  if (db) {
-    DbLease l;
-    if (auto fail = lease(l)) return *fail;
-    auto [status, rollups] = l->rollups(tenant, from - (from % kMinuteNs), to);
-    if (!status.ok) {
-      l.broken = true;
-      return Reply::fail(503, "unavailable", "the store does not answer: " + status.error);
-    }
-    for (const store::Rollup& r : rollups) {
-      const json detail = json::parse(r.detail_json, nullptr, false);
-      if (detail.is_discarded() || !detail.contains(list) || !detail[list].is_array()) continue;
-      total_bytes += r.bytes.value;
-      seconds += 60.0;
-      for (const json& h : detail[list]) {
-        if (!h.is_object() || !h.contains("key") || !h["key"].is_string()) continue;
-        TopItem& item = items[h["key"].get<std::string>()];
-        item.bytes += h.value("weight", 0.0);
-        item.error += h.value("error", 0.0);
-      }
-    }
-  }
-  if (seconds == 0.0) {
-    // No minute stored yet (or no store): the latest live window.
-    source = "live";
-    if (const auto latest = live->latest(tenant)) {
-      seconds = static_cast<double>(latest->end_ns - latest->start_ns) * 1e-9;
-      total_bytes = latest->total.bytes.value;
-      const auto& hitters = *kind == "sources"        ? latest->top_sources
-                            : *kind == "destinations" ? latest->top_destinations
-                                                      : latest->top_ports;
-      for (const analyze::HeavyHitter& h : hitters) {
-        TopItem& item = items[*kind == "ports" ? port_name(h.key) : h.key.to_string()];
-        item.bytes += h.weight;
-        item.error += h.error;
-      }
-    }
+  MergedTops tops;
+  if (auto fail = merged_tops(params, tenant, {"top_" + *kind}, 100, 10, from, to, limit, tops)) {
+    return *fail;
   }
   return Reply::ok(json{{"tenant_id", tenant},
                         {"kind", *kind},
                         {"from_ms", to_ms(from)},
                         {"to_ms", to_ms(to)},
-                        {"source", source},
-                        {"items", top_json(items, total_bytes, seconds, limit)}});
+                        {"source", tops.source},
+                        {"items", top_json(tops.lists[0], tops.total_bytes, tops.seconds, limit)}});
 }
 
 Reply RestApi::Impl::geo(const HttpRequest& request, uint32_t tenant) {
   const Params params(request);
   if (auto e = params.unknown({"from", "limit", "to"})) return Reply::bad(*e);
-  const int64_t now = clock();
   int64_t from = 0, to = 0;
   uint64_t limit = 0;
-  if (auto e = time_param(params, "from", now, now - 5 * kMinuteNs, from)) return Reply::bad(*e);
-  if (auto e = time_param(params, "to", now, now, to)) return Reply::bad(*e);
-  if (auto e = uint_param(params, "limit", 1, 250, 20, limit)) return Reply::bad(*e);
-  if (from >= to) return Reply::bad("from must be before to");
-  std::map<std::string, TopItem> countries, asns;
-  double total_bytes = 0.0, seconds = 0.0;
-  std::string source = "rollups";
-  const auto merge = [](std::map<std::string, TopItem>& into, const json& list) {
-    if (!list.is_array()) return;
-    for (const json& h : list) {
-      if (!h.is_object() || !h.contains("key") || !h["key"].is_string()) continue;
-      TopItem& item = into[h["key"].get<std::string>()];
-      item.bytes += h.value("weight", 0.0);
-      item.error += h.value("error", 0.0);
-    }
-  };
-  if (db) {
-    DbLease l;
-    if (auto fail = lease(l)) return *fail;
-    auto [status, rollups] = l->rollups(tenant, from - (from % kMinuteNs), to);
-    if (!status.ok) {
-      l.broken = true;
-      return Reply::fail(503, "unavailable", "the store does not answer: " + status.error);
-    }
-    for (const store::Rollup& r : rollups) {
-      const json detail = json::parse(r.detail_json, nullptr, false);
-      if (detail.is_discarded() || !detail.contains("top_countries")) continue;
-      total_bytes += r.bytes.value;
-      seconds += 60.0;
-      merge(countries, detail["top_countries"]);
-      if (detail.contains("top_asns")) merge(asns, detail["top_asns"]);
-    }
+  MergedTops tops;
+  if (auto fail = merged_tops(params, tenant, {"top_countries", "top_asns"}, 250, 20, from, to,
+                              limit, tops)) {
+    return *fail;
   }
-  if (seconds == 0.0) {
-    source = "live";
-    if (const auto latest = live->latest(tenant)) {
-      seconds = static_cast<double>(latest->end_ns - latest->start_ns) * 1e-9;
-      total_bytes = latest->total.bytes.value;
-      const json detail = json::parse(analyze::tenant_summary_json(*latest), nullptr, false);
-      if (!detail.is_discarded()) {
-        if (detail.contains("top_countries")) merge(countries, detail["top_countries"]);
-        if (detail.contains("top_asns")) merge(asns, detail["top_asns"]);
-      }
-    }
-  }
-  return Reply::ok(json{{"tenant_id", tenant},
-                        {"from_ms", to_ms(from)},
-                        {"to_ms", to_ms(to)},
-                        {"source", source},
-                        {"countries", top_json(countries, total_bytes, seconds, limit)},
-                        {"asns", top_json(asns, total_bytes, seconds, limit)}});
+  return Reply::ok(
+      json{{"tenant_id", tenant},
+           {"from_ms", to_ms(from)},
+           {"to_ms", to_ms(to)},
+           {"source", tops.source},
+           {"countries", top_json(tops.lists[0], tops.total_bytes, tops.seconds, limit)},
+           {"asns", top_json(tops.lists[1], tops.total_bytes, tops.seconds, limit)}});
 }
 
 }  // namespace fathom::api

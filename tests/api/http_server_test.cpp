@@ -404,5 +404,54 @@ TEST(HttpServer, ServesManyConcurrentClients) {
   EXPECT_EQ(server.stats().requests.load(), 16u * 5u);
 }
 
+TEST(HttpServer, AHandlerServerPassesTheRequestAndItsAnswerThrough) {
+  std::atomic<int> calls{0};
+  HttpServer server(
+      [&](const HttpRequest& r) {
+        ++calls;
+        if (r.path == "/throw") throw std::runtime_error("boom");
+        HttpResponse out;
+        out.status = r.method == "GET" ? 200 : 405;
+        out.content_type = "application/json";
+        const std::string* q = r.param("q");
+        out.body = r.method + " " + r.path + " q=" + (q ? *q : "-") + " auth=" + r.authorization;
+        out.headers.emplace_back("X-Test", "yes");
+        return out;
+      },
+      HttpServerOptions{});
+  std::string error;
+  ASSERT_TRUE(server.start("127.0.0.1", 0, error)) << error;
+  httplib::Client client("127.0.0.1", server.port());
+  const httplib::Result get = client.Get("/a/b?q=x%20y", {{"Authorization", "Bearer t"}});
+  ASSERT_TRUE(get);
+  EXPECT_EQ(get->status, 200);
+  EXPECT_EQ(get->body, "GET /a/b q=x y auth=Bearer t");
+  EXPECT_EQ(get->get_header_value("X-Test"), "yes");
+  EXPECT_EQ(get->get_header_value("Content-Type"), "application/json");
+  const httplib::Result post = client.Post("/a", "body", "text/plain");
+  ASSERT_TRUE(post);
+  EXPECT_EQ(post->status, 405);
+  const httplib::Result thrown = client.Get("/throw");
+  ASSERT_TRUE(thrown);
+  EXPECT_EQ(thrown->status, 500);
+  EXPECT_EQ(server.stats().provider_errors.load(), 1u);
+  EXPECT_EQ(calls.load(), 3);
+}
+
+TEST(HttpServer, TlsFilesThatDoNotLoadFailTheStart) {
+  HttpServerOptions options;
+  options.tls_certificate_file = "/nonexistent/cert.pem";
+  options.tls_private_key_file = "/nonexistent/key.pem";
+  HttpServer server([](const HttpRequest&) { return HttpResponse{}; }, options);
+  std::string error;
+  EXPECT_FALSE(server.start("127.0.0.1", 0, error));
+  EXPECT_NE(error.find("TLS certificate"), std::string::npos) << error;
+  options.tls_private_key_file.clear();
+  HttpServer half([](const HttpRequest&) { return HttpResponse{}; }, options);
+  EXPECT_FALSE(half.start("127.0.0.1", 0, error));
+  EXPECT_NE(error.find("both"), std::string::npos) << error;
+  EXPECT_FALSE(half.running());
+}
+
 }  // namespace
 }  // namespace fathom::api

@@ -90,6 +90,20 @@ struct RateBase {
   std::map<std::string, std::pair<uint64_t, uint64_t>> exporters;  ///< packets, records
 };
 
+/// A heavy hitter merged over minutes: weights and error bounds add.
+struct TopItem {
+  double bytes = 0.0;
+  double error = 0.0;
+};
+
+/// Top lists merged over a span: one map per list name, and the bytes and seconds behind them.
+struct MergedTops {
+  std::vector<std::map<std::string, TopItem>> lists;
+  double total_bytes = 0.0;
+  double seconds = 0.0;
+  std::string source = "rollups";  ///< or "live"
+};
+
 struct RestApi::Impl {
   TokenTable tokens;
   SnapshotProvider snapshot;
@@ -118,11 +132,21 @@ struct RestApi::Impl {
   Reply health(const Principal& who, const HttpRequest& request);
   Reply tenants(const Principal& who, const HttpRequest& request, std::optional<uint32_t> one);
   Reply exporters(const Principal& who, const HttpRequest& request, std::optional<uint32_t> tenant);
-  Reply sampling(const Principal& who, const HttpRequest& request, uint32_t tenant);
+  Reply sampling(const HttpRequest& request, uint32_t tenant);
   // rest_traffic.cpp
   Reply traffic(const HttpRequest& request, uint32_t tenant);
   Reply top(const HttpRequest& request, uint32_t tenant);
   Reply geo(const HttpRequest& request, uint32_t tenant);
+  /// The tenant's rollups with from_ns <= minute < to_ns, or the 503 reply.
+  std::optional<Reply> stored_rollups(uint32_t tenant, int64_t from_ns, int64_t to_ns,
+                                      std::vector<store::Rollup>& out);
+  /// `from`, `to` (default the last 5 minutes) and `limit` of a top-list request, and the
+  /// lists `names` merged over the stored minutes of that span (the latest live window when
+  /// none is stored yet); an error reply otherwise.
+  std::optional<Reply> merged_tops(const Params& params, uint32_t tenant,
+                                   const std::vector<std::string>& names, uint64_t max_limit,
+                                   uint64_t default_limit, int64_t& from, int64_t& to,
+                                   uint64_t& limit, MergedTops& out);
   // rest_incidents.cpp
   Reply incidents(const Principal& who, const HttpRequest& request, std::optional<uint32_t> tenant);
   Reply incident(const HttpRequest& request, uint32_t tenant, std::string_view id);
