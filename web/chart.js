@@ -141,6 +141,10 @@ export function timeChart(spec) {
                `${tickLabel(t, step, previous)}</text>`);
     previous = t;
   }
+  if (laneBars) {
+    parts.push(`<text class="lane-label" x="${kMargin.left - 6}" y="${laneTop + 11}" ` +
+               `text-anchor="end">incidents</text>`);
+  }
   parts.push(`<line class="axis" x1="${kMargin.left}" x2="${plotRight}" y1="${plotBottom}" ` +
              `y2="${plotBottom}"/>`);
 

@@ -21,7 +21,7 @@ function samplingCell(sampling) {
     ? html`<br><span class="muted">${f.count(sampling.records_unknown_total)} records at unknown rate</span>` : ""}`;
 }
 
-function render(data) {
+function render(data, names) {
   const exporters = list(data.exporters);
   if (!exporters.length) return notice("No exporter has been seen yet.");
   return html`<div class="table-wrap"><table>
@@ -33,9 +33,9 @@ function render(data) {
     <tbody>${exporters.map((e) => html`<tr>
       <th scope="row"><span class="mono">${e.address}</span> <span class="muted">${e.protocol}</span></th>
       <td>${e.tenant_id !== null && e.tenant_id !== undefined
-        ? html`<a href="#/tenant/${encodeURIComponent(e.tenant_id)}" data-key="exp-tenant-${e.address}">${e.tenant_id}</a>` : "–"}</td>
+        ? html`<a href="#/tenant/${encodeURIComponent(e.tenant_id)}" data-key="exp-tenant-${e.address}">${names.get(e.tenant_id) ?? `tenant ${e.tenant_id}`}</a>` : "none"}</td>
       <td><span class="badge status-${e.status}">${e.status}</span>${e.live ? "" : html` <span class="muted">not live</span>`}</td>
-      <td>${f.time(e.last_seen_ms)}<br><span class="muted">first ${f.time(e.first_seen_ms)}</span></td>
+      <td class="nowrap">${f.time(e.last_seen_ms)}<br><span class="muted">first ${f.time(e.first_seen_ms)}</span></td>
       <td class="num">${f.plain(e.packets_per_s)}</td>
       <td class="num">${f.plain(e.records_per_s)}</td>
       <td class="num">${f.count(e.packets_total)} pkts<br>${f.count(e.records_total)} rec<br>${f.withUnit(e.bytes_total, "B")}</td>
@@ -47,8 +47,14 @@ function render(data) {
 /// Mounts the exporters view into `root`.
 export function mount(root, ctx) {
   root.innerHTML = html`<p class="crumbs"><a href="#/">Overview</a> › exporters</p>
-    <h1 tabindex="-1">Exporters</h1><div id="exporters"><p class="muted">Loading…</p></div>`.toString();
+    <h1 tabindex="-1">Exporters</h1>
+    <section aria-label="Exporters"><div id="exporters"><p class="muted">Loading…</p></div></section>`.toString();
   const el = root.querySelector("#exporters");
-  ctx.every(() => loadInto(el, "Could not load the exporters.", () => ctx.get("exporters"), render));
+  ctx.every(() => loadInto(el, "Could not load the exporters.", async () => {
+    const exportersAnswer = await ctx.get("exporters");
+    // Tenant names are a nicety: without them the table shows ids.
+    const tenants = await ctx.get("tenants").catch(() => ({ tenants: [] }));
+    return { exportersAnswer, names: new Map(list(tenants.tenants).map((t) => [t.id, t.name])) };
+  }, ({ exportersAnswer, names }) => render(exportersAnswer, names)));
   return "Exporters";
 }

@@ -123,9 +123,12 @@ export function mount(root, ctx, params) {
       <div class="columns" id="geo"><p class="muted">Loading…</p></div></section>`.toString();
   const el = (id) => root.querySelector(`#${id}`);
   let gone = false;
+  let latest = 0;  // a click starts a load while an older one may still run: the newest wins
 
   async function refresh() {
     if (gone) return;
+    const load = ++latest;
+    const isCurrent = () => load === latest && ctx.active;
     const from = `-${state.span}`;
     const base = `tenants/${encodeURIComponent(tenantId)}`;
     let tenant;
@@ -139,15 +142,20 @@ export function mount(root, ctx, params) {
           <div class="message error not-found" role="alert">Tenant ${tenantId} was not found: no tenant with this id is visible to this token.</div>`);
         return;
       }
+      if (!isCurrent()) return;
       patch(el("current"), errorBox("Could not load the tenant.", err));
-      return;
+      tenant = null;  // the sections below may still load
     }
-    if (!ctx.active) return;
-    const name = tenant.name || `tenant ${tenantId}`;
-    el("tenant-title").textContent = `${name}`;
-    root.querySelector(".crumbs").lastChild.textContent = ` › ${name}`;
-    document.title = `${name} – Fathom`;
-    patch(el("current"), renderCurrent(tenant));
+    if (!isCurrent()) return;
+    if (tenant) {
+      const name = tenant.name || `tenant ${tenantId}`;
+      el("tenant-title").textContent = name;
+      root.querySelector(".crumbs").lastChild.textContent = ` › ${name}`;
+      document.title = `${name} – Fathom`;
+      patch(el("current"), renderCurrent(tenant));
+    } else {
+      tenant = { id: tenantId, name: null };
+    }
 
     const incidentsPromise = ctx.get(`${base}/incidents`, { since: from, limit: 100 });
     const chartDone = loadInto(el("chart"), "Could not load the traffic.", async () => {
@@ -159,18 +167,20 @@ export function mount(root, ctx, params) {
         // shown in the incident list below; the chart stays without bars
       }
       return { traffic, incidents };
-    }, ({ traffic, incidents }) => renderChart(tenant, traffic, incidents));
+    }, ({ traffic, incidents }) => renderChart(tenant, traffic, incidents), isCurrent);
     const incidentsDone = loadInto(el("incidents"), "Could not load the incidents.",
       () => incidentsPromise,
-      (data) => renderIncidents(tenantId, list(data.incidents), data.total ?? 0));
+      (data) => renderIncidents(tenantId, list(data.incidents), data.total ?? 0), isCurrent);
     const topDone = loadInto(el("top"), "Could not load the top talkers.", () => Promise.all(
       ["sources", "destinations", "ports"].map((kind) => ctx.get(`${base}/top`, { kind, from, limit: 10 }))),
       ([sources, destinations, ports]) => html`<div>${renderTop("Sources", sources.items)}</div>
-        <div>${renderTop("Destinations", destinations.items)}</div><div>${renderTop("Ports", ports.items)}</div>`);
+        <div>${renderTop("Destinations", destinations.items)}</div><div>${renderTop("Ports", ports.items)}</div>`,
+      isCurrent);
     const geoDone = loadInto(el("geo"), "Could not load the geo data.",
       () => ctx.get(`${base}/geo`, { from, limit: 10 }),
       (geo) => html`<div>${renderTop("Countries", geo.countries, { bps: false })}</div>
-        <div>${renderTop("Autonomous systems", list(geo.asns).map((a) => ({ ...a, key: `AS${a.key}` })), { bps: false })}</div>`);
+        <div>${renderTop("Autonomous systems", list(geo.asns).map((a) => ({ ...a, key: `AS${a.key}` })), { bps: false })}</div>`,
+      isCurrent);
     await Promise.all([chartDone, incidentsDone, topDone, geoDone]);
   }
 

@@ -61,15 +61,15 @@ export function notice(text) {
   return html`<p class="message empty">${text}</p>`;
 }
 
-/// Loads with `load()` and renders `render(data)` into `container`, or an error box.
-/// Returns the data, or null on error.
-export async function loadInto(container, what, load, render) {
+/// Loads with `load()` and renders `render(data)` into `container`, or an error box, unless
+/// `isCurrent()` says a newer load has started meanwhile. Returns the data, or null on error.
+export async function loadInto(container, what, load, render, isCurrent = () => true) {
   try {
     const data = await load();
-    patch(container, render(data));
+    if (isCurrent()) patch(container, render(data));
     return data;
   } catch (err) {
-    if (isAborted(err)) return null;
+    if (isAborted(err) || !isCurrent()) return null;
     if (!(err instanceof ApiError)) console.error(err);
     patch(container, errorBox(what, err));
     return null;

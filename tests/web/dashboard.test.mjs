@@ -239,18 +239,19 @@ test("the exporters view shows status, rates, sampling, templates and errors", a
 
 test("API failures show as a message in the view", async () => {
   const cases = [
-    [(route) => route.fulfill({ status: 500, contentType: "application/json",
-                                body: '{"error":{"status":500,"code":"internal","message":"store exploded"}}' }), /store exploded \(HTTP 500/],
-    [(route) => route.fulfill({ status: 200, contentType: "application/json", body: "{not json" }), /not valid JSON/],
-    [(route) => route.abort("connectionrefused"), /Could not reach/],
+    ["error-500", (route) => route.fulfill({ status: 500, contentType: "application/json",
+      body: '{"error":{"status":500,"code":"internal","message":"store exploded"}}' }), /store exploded \(HTTP 500/],
+    ["error-malformed", (route) => route.fulfill({ status: 200, contentType: "application/json", body: "{not json" }),
+     /not valid JSON/],
+    ["error-network", (route) => route.abort("connectionrefused"), /Could not reach/],
   ];
-  for (const [handler, message] of cases) {
+  for (const [name, handler, message] of cases) {
     await page.route("**/api/v1/tenants", handler);
     await gotoHash("#/");
     await page.locator("#tenants .message.error").waitFor();
     assert.match(await page.locator("#tenants").innerText(), message);
     assert.ok(await page.locator("main h1").isVisible(), "the view is still there");
-    await shot("error");
+    await shot(name);
     await page.unroute("**/api/v1/tenants");
     await gotoHash("#/exporters");
     await page.locator("#exporters tbody tr").first().waitFor();
