@@ -128,7 +128,7 @@ export function timeChart(spec) {
     const yy = fmt(y(v));
     parts.push(`<line class="grid" x1="${kMargin.left}" x2="${plotRight}" y1="${yy}" y2="${yy}"/>`);
     parts.push(`<text class="tick" x="${kMargin.left - 6}" y="${yy + 4}" text-anchor="end">` +
-               `${plain(v / factor)}${unit || prefix ? ` ${prefix}${unit}` : ""}</text>`);
+               `${v === 0 ? "0" : `${plain(v / factor)}${unit || prefix ? ` ${prefix}${unit}` : ""}`}</text>`);
   }
   // Time axis.
   const { ticks, step } = timeTicks(from, to);

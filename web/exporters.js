@@ -31,7 +31,7 @@ function render(data, names) {
       <th scope="col" class="num">Totals</th><th scope="col">Sampling</th><th scope="col">Templates</th>
       <th scope="col">Errors</th></tr></thead>
     <tbody>${exporters.map((e) => html`<tr>
-      <th scope="row"><span class="mono">${e.address}</span> <span class="muted">${e.protocol}</span></th>
+      <th scope="row"><span class="mono">${e.address}</span><br><span class="muted">${e.protocol}</span></th>
       <td>${e.tenant_id !== null && e.tenant_id !== undefined
         ? html`<a href="#/tenant/${encodeURIComponent(e.tenant_id)}" data-key="exp-tenant-${e.address}">${names.get(e.tenant_id) ?? `tenant ${e.tenant_id}`}</a>` : "none"}</td>
       <td><span class="badge status-${e.status}">${e.status}</span>${e.live ? "" : html` <span class="muted">not live</span>`}</td>

@@ -102,9 +102,11 @@ export function duration(seconds) {
   if (!isNumber(seconds)) return "–";
   const s = Math.max(0, Math.round(seconds));
   if (s < 60) return `${s} s`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ${pad(s % 60)} s`;
-  if (s < 86400) return `${Math.floor(s / 3600)} h ${pad(Math.floor((s % 3600) / 60))} min`;
-  return `${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h`;
+  const two = (big, bigUnit, small, smallUnit) =>
+    small ? `${big} ${bigUnit} ${pad(small)} ${smallUnit}` : `${big} ${bigUnit}`;
+  if (s < 3600) return two(Math.floor(s / 60), "min", s % 60, "s");
+  if (s < 86400) return two(Math.floor(s / 3600), "h", Math.floor((s % 3600) / 60), "min");
+  return two(Math.floor(s / 86400), "d", Math.floor((s % 86400) / 3600), "h");
 }
 
 /// A detection type as words: horizontal_scan → horizontal scan.

@@ -93,7 +93,7 @@ function severityChart(inc) {
 function render(tenantId, tenant, inc) {
   const tenantName = tenant?.name || `tenant ${tenantId}`;
   return html`<p class="crumbs"><a href="#/">Overview</a> › <a href="#/tenant/${encodeURIComponent(tenantId)}">${tenantName}</a> › incident</p>
-    <h1 tabindex="-1"><span class="badge level-${inc.severity_level}">${inc.severity_level}</span>
+    <h1 tabindex="-1" id="incident-title"><span class="badge level-${inc.severity_level}">${inc.severity_level}</span>
       ${f.words(inc.type)}${inc.detail ? ` (${inc.detail})` : ""} – <span class="mono">${inc.subject}</span></h1>
     <p class="summary-line" id="incident-summary">${inc.summary}</p>
     <dl class="stats">
@@ -119,7 +119,7 @@ function render(tenantId, tenant, inc) {
 /// Mounts the view of incident `params.incident` of tenant `params.tenant` into `root`.
 export function mount(root, ctx, params) {
   const { tenant: tenantId, incident: incidentId } = params;
-  root.innerHTML = html`<h1 tabindex="-1">Incident</h1><p class="muted">Loading…</p>`.toString();
+  root.innerHTML = html`<h1 tabindex="-1" id="incident-title">Incident</h1><p class="muted">Loading…</p>`.toString();
   let gone = false;
   const base = `tenants/${encodeURIComponent(tenantId)}`;
   ctx.every(async () => {
@@ -136,12 +136,12 @@ export function mount(root, ctx, params) {
       if (isAborted(err)) return;
       if (err.status === 404) {
         gone = true;
-        patch(root, html`<p class="crumbs"><a href="#/">Overview</a></p><h1 tabindex="-1">Incident</h1>
+        patch(root, html`<p class="crumbs"><a href="#/">Overview</a></p><h1 tabindex="-1" id="incident-title">Incident</h1>
           <div class="message error not-found" role="alert">Incident ${incidentId} of tenant ${tenantId} was not found: it does not exist or this token may not see it.</div>`);
         return;
       }
       patch(root, html`<p class="crumbs"><a href="#/">Overview</a> › <a href="#/tenant/${encodeURIComponent(tenantId)}">tenant ${tenantId}</a></p>
-        <h1 tabindex="-1">Incident</h1>${errorBox("Could not load the incident.", err)}`);
+        <h1 tabindex="-1" id="incident-title">Incident</h1>${errorBox("Could not load the incident.", err)}`);
     }
   });
   return "Incident";

@@ -138,7 +138,7 @@ export function mount(root, ctx, params) {
       if (isAborted(err)) return;
       if (err.status === 404) {
         gone = true;
-        patch(root, html`<p class="crumbs"><a href="#/">Overview</a></p><h1 tabindex="-1">Tenant ${tenantId}</h1>
+        patch(root, html`<p class="crumbs"><a href="#/">Overview</a></p><h1 tabindex="-1" id="tenant-title">Tenant ${tenantId}</h1>
           <div class="message error not-found" role="alert">Tenant ${tenantId} was not found: no tenant with this id is visible to this token.</div>`);
         return;
       }

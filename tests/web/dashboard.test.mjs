@@ -211,6 +211,7 @@ test("the incident view shows the evidence and the autoencoder's explanation", a
   }
   await page.locator("#ev-title").waitFor();
   await page.locator("#sev-title").waitFor();
+  assert.equal(await focusedId(), "incident-title", "the focus moves to the new page's heading");
   assert.match(await page.locator("#flows-title + *").innerText(), /Raw flows are not kept|Raw sampled flows/);
   if (fixtureOnly(t)) {
     const explanation = await page.locator("#explanation").innerText();
