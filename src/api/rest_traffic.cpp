@@ -209,7 +209,7 @@ Reply RestApi::Impl::traffic(const HttpRequest& request, uint32_t tenant) {
   return Reply::ok(json{{"tenant_id", tenant},
                         {"from_ms", to_ms(from)},
                         {"to_ms", to_ms(to)},
-                        {"step_s", static_cast<double>(step) * 1e-9},
+                        {"step_s", static_cast<double>(step) / 1e9},
                         {"by", by},
                         {"confidence", 0.95},
                         {"source", source},

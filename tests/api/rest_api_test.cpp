@@ -228,6 +228,8 @@ TEST_F(RestApiTest, TrafficComesLiveOrFromRollupsWithIntervals) {
   const json minutes =
       body(get("/api/v1/tenants/1/traffic", "acme-token", {{"from", "-1h"}, {"step", "5m"}}));
   EXPECT_EQ(minutes["source"], "rollups");
+  EXPECT_EQ(minutes["step_s"].get<double>(), 300.0);  // exactly: no 300.00000000000006
+  EXPECT_EQ(live["step_s"].get<double>(), 10.0);
   double total = 0;
   for (const json& p : minutes["series"][0]["points"]) {
     total += p["bps"]["value"].get<double>();

@@ -254,8 +254,9 @@ function traffic(tenant, p) {
 
 function top(tenant, p) {
   const kinds = {
-    sources: ["10.1.0.77", "10.1.0.23", "10.1.0.80", "10.1.0.5", "10.1.0.9"],
-    destinations: ["185.58.145.180", "93.184.216.34", "10.1.0.80", "1.1.1.1", "8.8.8.8"],
+    // Long IPv6 keys, as real traffic has: the three tables must still fit side by side.
+    sources: ["10.1.0.77", "2001:db8:1:0:ffff:ffff:ffff:ff07", "10.1.0.80", "10.1.0.5", "10.1.0.9"],
+    destinations: ["185.58.145.180", "2a01:4f8:3c95:a026:74f3:6eb6:1:2", "10.1.0.80", "1.1.1.1", "8.8.8.8"],
     ports: ["tcp/443", "udp/53", "tcp/22", "tcp/80", "udp/123"],
   };
   if (!p.kind) throw badParameter("kind: required; expected sources, destinations or ports");
