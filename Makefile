@@ -21,12 +21,14 @@ build: deps
 run: build
 	build/release/src/fathom run $(RUN_ARGS)
 
-# The demo (docs/generator.md): `fathom run` fed the `demo` scenario by fathom-gen over loopback
-# UDP at DEMO_SPEED (10x: the 10 simulated minutes take a minute), then stopped with SIGINT.
-DEMO_SPEED ?= 10x
+# The demo (docs/generator.md): fathom-gen's `demo` scenario. With `make run` already running
+# (another terminal), it feeds that fathom on 127.0.0.1:2055 in real time, so its dashboard
+# fills; otherwise it starts its own `fathom run`, feeds it over loopback UDP (10x: the 10
+# simulated minutes take a minute) and stops it with SIGINT. DEMO_SPEED overrides the speed.
+DEMO_SPEED ?=
 demo: build
-	tools/gen/run_demo build/release/src/fathom build/release/tools/gen/fathom-gen \
-	    --speed $(DEMO_SPEED)
+	tools/gen/demo build/release/src/fathom build/release/tools/gen/fathom-gen \
+	    $(if $(DEMO_SPEED),--speed $(DEMO_SPEED))
 
 # Unit and golden tests (optimised build), then the same tests plus every fuzzer for
 # $(FUZZ_SECONDS) s under ASan/UBSan with clang. ctest's summary ends the log.
