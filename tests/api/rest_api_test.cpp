@@ -161,6 +161,13 @@ TEST_F(RestApiTest, NoOrUnknownTokenIs401WithAChallenge) {
   EXPECT_EQ(api_->handle(r).status, 401);
 }
 
+TEST_F(RestApiTest, TheOpenApiDescriptionIsServedWithoutAToken) {
+  const HttpResponse r = get("/api/v1/openapi.yaml", "");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(r.body.starts_with("openapi: 3.1")) << r.body.substr(0, 80);
+  EXPECT_NE(r.body.find("/tenants/{tenant}/traffic:"), std::string::npos);
+}
+
 TEST_F(RestApiTest, MeSaysWhoTheTokenIs) {
   EXPECT_EQ(body(get("/api/v1/me", "admin-token"))["admin"], true);
   const json acme = body(get("/api/v1/me", "acme-token"));
