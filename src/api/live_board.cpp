@@ -62,4 +62,12 @@ int64_t LiveBoard::oldest_ns(uint32_t tenant_id) const {
   return it->second.ring.front().start_ns;
 }
 
+std::vector<uint32_t> LiveBoard::tenant_ids() const {
+  std::lock_guard lock(mu_);
+  std::vector<uint32_t> out;
+  out.reserve(tenants_.size());
+  for (const auto& [id, t] : tenants_) out.push_back(id);
+  return out;
+}
+
 }  // namespace fathom::api

@@ -44,6 +44,8 @@ class LiveBoard {
   std::optional<analyze::TenantSummary> latest(uint32_t tenant_id) const;
   /// Start of the oldest window still kept for the tenant (INT64_MAX when none).
   int64_t oldest_ns(uint32_t tenant_id) const;
+  /// Every tenant with a window kept, ascending.
+  std::vector<uint32_t> tenant_ids() const;
 
  private:
   struct Tenant {

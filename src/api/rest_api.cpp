@@ -266,9 +266,7 @@ Reply RestApi::Impl::route(const Principal& who, const HttpRequest& request,
   if (n == 3 && what == "sampling") return sampling(request, *tenant);
   if (n == 3 && (what == "traffic" || what == "top" || what == "geo")) {
     const CollectorSnapshot snap = snapshot();
-    if (!tenant_exists(*tenant, snap)) {
-      return Reply::not_found("no such tenant: " + std::to_string(*tenant));
-    }
+    if (auto fail = unknown_tenant(*tenant, snap)) return *fail;
     if (what == "traffic") return traffic(request, *tenant);
     if (what == "top") return top(request, *tenant);
     return geo(request, *tenant);
@@ -324,21 +322,26 @@ CollectorSnapshot RestApi::Impl::snapshot_with_rates(RateBase& base, int64_t now
   return snap;
 }
 
-bool RestApi::Impl::tenant_exists(uint32_t tenant_id, const CollectorSnapshot& snap) {
+std::optional<Reply> RestApi::Impl::unknown_tenant(uint32_t tenant_id,
+                                                   const CollectorSnapshot& snap) {
   for (const TenantName& t : snap.tenants) {
-    if (t.id == tenant_id) return true;
+    if (t.id == tenant_id) return std::nullopt;
   }
-  if (live->latest(tenant_id)) return true;
-  if (!db) return false;
+  if (live->latest(tenant_id)) return std::nullopt;
+  const Reply not_found = Reply::not_found("no such tenant: " + std::to_string(tenant_id));
+  if (!db) return not_found;
   DbLease l;
-  if (lease(l)) return false;
+  if (auto fail = lease(l)) return fail;
   auto [status, rows] = l->tenants();
   if (!status.ok) {
     l.broken = true;
-    return false;
+    return Reply::fail(503, "unavailable", "the store does not answer: " + status.error);
   }
-  return std::any_of(rows.begin(), rows.end(),
-                     [&](const store::TenantRecord& t) { return t.tenant_id == tenant_id; });
+  const bool stored = std::any_of(rows.begin(), rows.end(), [&](const store::TenantRecord& t) {
+    return t.tenant_id == tenant_id;
+  });
+  if (stored) return std::nullopt;
+  return not_found;
 }
 
 }  // namespace fathom::api

@@ -109,8 +109,9 @@ Reply RestApi::Impl::incidents(const Principal& who, const HttpRequest& request,
   } else if (!who.admin) {
     q.tenant_id = who.tenant_id;
   }
-  if (tenant && !tenant_exists(*tenant, snapshot())) {
-    return Reply::not_found("no such tenant: " + std::to_string(*tenant));
+  // The path's tenant, or the filter's: one that does not exist is 404 for every token.
+  if (q.tenant_id && (tenant || params.get("tenant") != nullptr)) {
+    if (auto fail = unknown_tenant(*q.tenant_id, snapshot())) return *fail;
   }
   DbLease l;
   if (auto fail = lease(l)) return *fail;

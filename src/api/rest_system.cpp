@@ -161,6 +161,9 @@ Reply RestApi::Impl::tenants(const Principal& who, const HttpRequest& request,
       }
     }
   }
+  // A tenant seen only in live traffic (not configured, not yet stored) is listed too, as
+  // /tenants/{id} answers for it.
+  for (const uint32_t id : live->tenant_ids()) rows.try_emplace(id);
   std::map<uint32_t, std::array<uint64_t, 4>> open;
   for (const auto& [tenant, level, count] : snap.analysis.open_by_severity) {
     for (size_t i = 0; i < 4; ++i) {
@@ -199,10 +202,8 @@ Reply RestApi::Impl::tenants(const Principal& who, const HttpRequest& request,
   };
   if (one) {
     const auto it = rows.find(*one);
-    if (it == rows.end() && !live->latest(*one)) {
-      return Reply::not_found("no such tenant: " + std::to_string(*one));
-    }
-    return Reply::ok(object(*one, it != rows.end() ? it->second : Row{}));
+    if (it == rows.end()) return Reply::not_found("no such tenant: " + std::to_string(*one));
+    return Reply::ok(object(*one, it->second));
   }
   json list = json::array();
   for (const auto& [id, r] : rows) {
@@ -217,8 +218,8 @@ Reply RestApi::Impl::exporters(const Principal& who, const HttpRequest& request,
   const int64_t now = clock();
   RateBase base;
   const CollectorSnapshot snap = snapshot_with_rates(base, now);
-  if (tenant && !tenant_exists(*tenant, snap)) {
-    return Reply::not_found("no such tenant: " + std::to_string(*tenant));
+  if (tenant) {
+    if (auto fail = unknown_tenant(*tenant, snap)) return *fail;
   }
   const int64_t dt = now - base.t_ns;
   std::map<std::string, json> out;
@@ -278,7 +279,7 @@ Reply RestApi::Impl::exporters(const Principal& who, const HttpRequest& request,
           }
           out[x.address] = {
               {"address", x.address},
-              {"tenant_id", x.tenant_id},
+              {"tenant_id", x.tenant_id == 0 ? json(nullptr) : json(x.tenant_id)},
               {"protocol", x.protocol},
               {"live", false},
               {"first_seen_ms", to_ms(x.first_seen_ns)},
@@ -308,9 +309,7 @@ Reply RestApi::Impl::exporters(const Principal& who, const HttpRequest& request,
 Reply RestApi::Impl::sampling(const HttpRequest& request, uint32_t tenant) {
   if (auto e = Params(request).unknown({})) return Reply::bad(*e);
   const CollectorSnapshot snap = snapshot();
-  if (!tenant_exists(tenant, snap)) {
-    return Reply::not_found("no such tenant: " + std::to_string(tenant));
-  }
+  if (auto fail = unknown_tenant(tenant, snap)) return *fail;
   json body = {{"tenant_id", tenant},     {"target", 0.0},        {"probability", 1.0},
                {"arrival_rate", nullptr}, {"kept_rate", nullptr}, {"arrivals_total", 0},
                {"kept_total", 0},         {"surges_total", 0}};

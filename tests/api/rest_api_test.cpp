@@ -168,6 +168,73 @@ TEST_F(RestApiTest, TheOpenApiDescriptionIsServedWithoutAToken) {
   EXPECT_NE(r.body.find("/tenants/{tenant}/traffic:"), std::string::npos);
 }
 
+TEST_F(RestApiTest, ALiveOnlyTenantIsListedAndAnUnknownOneIs404Everywhere) {
+  analyze::TenantSummary w;
+  w.tenant_id = 9;  // neither configured nor stored: only live traffic knows it
+  w.start_ns = kNow - 10'000'000'000;
+  w.end_ns = kNow;
+  live_->add(std::span(&w, 1));
+  const json admin = body(get("/api/v1/tenants", "admin-token"));
+  ASSERT_EQ(admin["tenants"].size(), 3u);
+  EXPECT_EQ(admin["tenants"][2]["id"], 9);
+  EXPECT_EQ(admin["tenants"][2]["name"], "");
+  EXPECT_EQ(body(get("/api/v1/tenants", "acme-token"))["tenants"].size(), 1u);
+  EXPECT_EQ(get("/api/v1/tenants/9", "admin-token").status, 200);
+
+  // An admin's filter by a tenant that does not exist is 404, as a tenant token's is.
+  EXPECT_EQ(get("/api/v1/incidents", "admin-token", {{"tenant", "99"}}).status, 404);
+  EXPECT_EQ(get("/api/v1/incidents", "acme-token", {{"tenant", "99"}}).status, 404);
+  EXPECT_EQ(body(get("/api/v1/incidents", "admin-token", {{"tenant", "9"}}))["total"], 0);
+}
+
+TEST_F(RestApiTest, AStoredExporterWithoutATenantHasANullTenant) {
+  std::string error;
+  store::StoreOptions so;
+  so.url = "sqlite:" + (dir_ / "fathom.db").string();
+  auto db = store::open_database(so, error);
+  ASSERT_TRUE(db) << error;
+  store::ExporterRecord x{"198.51.100.9", 0, "ipfix", kNow - kMinute, kNow - kMinute, 5, 50, 0};
+  ASSERT_TRUE(db->upsert_exporters(std::span(&x, 1)).ok);
+  const json all = body(get("/api/v1/exporters", "admin-token"));
+  bool found = false;
+  for (const json& e : all["exporters"]) {
+    if (e["address"] != "198.51.100.9") continue;
+    found = true;
+    EXPECT_EQ(e["status"], "silent");
+    EXPECT_TRUE(e["tenant_id"].is_null()) << e.dump();
+  }
+  EXPECT_TRUE(found) << all.dump();
+}
+
+TEST_F(RestApiTest, AStoreThatDoesNotAnswerIs503NotAnUnknownTenant) {
+  TokenTable tokens;
+  std::string error;
+  ASSERT_TRUE(tokens.assign({{"root", sha256_hex("admin-token"), true, 0}}, error)) << error;
+  RestApiOptions options;
+  options.store_enabled = true;
+  options.store.url = "sqlite:" + (dir_ / "no-such-dir" / "fathom.db").string();
+  CollectorSnapshot snap;
+  snap.tenants = {{1, "acme"}};
+  RestApi api(
+      std::move(tokens), [snap] { return snap; }, live_, options, [] { return kNow; });
+  const auto request = [&](const std::string& path) {
+    HttpRequest r;
+    r.method = "GET";
+    r.path = path;
+    r.authorization = "Bearer admin-token";
+    return api.handle(r);
+  };
+  // Tenant 5 may well be in the store: the answer is "cannot tell", not "no such tenant".
+  for (const std::string path : {"/api/v1/tenants/5/traffic", "/api/v1/tenants/5/exporters",
+                                 "/api/v1/tenants/5/sampling", "/api/v1/tenants/5/incidents"}) {
+    const HttpResponse r = request(path);
+    EXPECT_EQ(r.status, 503) << path << ": " << r.body;
+  }
+  // A configured tenant is known without the store; so is its live traffic (from -5m).
+  EXPECT_EQ(request("/api/v1/tenants/1").status, 200);
+  EXPECT_EQ(request("/api/v1/tenants/1/exporters").status, 200);
+}
+
 TEST_F(RestApiTest, MeSaysWhoTheTokenIs) {
   EXPECT_EQ(body(get("/api/v1/me", "admin-token"))["admin"], true);
   const json acme = body(get("/api/v1/me", "acme-token"));

@@ -124,8 +124,9 @@ struct RestApi::Impl {
   std::optional<Reply> lease(DbLease& out);
   /// The snapshot and the rate base to divide its counters against.
   CollectorSnapshot snapshot_with_rates(RateBase& base, int64_t now_ns);
-  /// Whether the tenant exists (configured, seen by the store, or live).
-  bool tenant_exists(uint32_t tenant_id, const CollectorSnapshot& snap);
+  /// Nothing when the tenant exists (configured, live, or seen by the store); else the 404,
+  /// or the 503 when the store does not answer (it might know the tenant).
+  std::optional<Reply> unknown_tenant(uint32_t tenant_id, const CollectorSnapshot& snap);
 
   // rest_system.cpp
   Reply me(const Principal& who, const HttpRequest& request);
