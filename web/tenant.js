@@ -92,16 +92,17 @@ function renderIncidents(tenantId, incidents, total) {
       <td class="summary">${inc.summary}</td></tr>`)}</tbody></table></div>`;
 }
 
-/// A top list (heavy hitters): bytes with the Space-Saving bound [bytes - error, bytes].
+/// A top list (heavy hitters): bytes with their 95% interval (Space-Saving's bound joined with
+/// the sampling error); [bytes - error, bytes] from an API that sends no interval.
 function renderTop(title, items, { bps = true } = {}) {
   items = list(items);
   const unit = "B";
   if (!items.length) return html`<h3>${title}</h3>${notice("Nothing in this span.")}`;
   return html`<table class="compact"><caption>${title}</caption>
-    <thead><tr><th scope="col">Key</th><th scope="col" class="num">Bytes [bound]</th>
+    <thead><tr><th scope="col">Key</th><th scope="col" class="num">Bytes [95%]</th>
       <th scope="col" class="num">Share</th>${bps ? html`<th scope="col" class="num">Bits/s</th>` : ""}</tr></thead>
     <tbody>${items.map((item) => html`<tr><td class="mono">${item.key}</td>
-      <td class="num">${f.interval(item.bytes, item.bytes - (item.error ?? 0), item.bytes, unit)}</td>
+      <td class="num">${f.interval(item.bytes, item.ci_low ?? item.bytes - (item.error ?? 0), item.ci_high ?? item.bytes, unit)}</td>
       <td class="num">${f.percent(item.share)}</td>
       ${bps ? html`<td class="num">${f.withUnit(item.bps, "b/s")}</td>` : ""}</tr>`)}</tbody></table>`;
 }

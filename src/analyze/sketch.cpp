@@ -159,23 +159,25 @@ double SpaceSaving::absent_bound() const noexcept {
   return counters_.size() == capacity_ ? counters_.front().weight : 0.0;
 }
 
-void SpaceSaving::add(const flow::IpAddress& key, double weight) noexcept {
+void SpaceSaving::add(const flow::IpAddress& key, double weight, double variance) noexcept {
   // Also rejects NaN (every comparison false) and +inf, which would poison the total.
   if (!(weight > 0.0) || !std::isfinite(weight)) {
     ++ignored_;
     return;
   }
   total_ += weight;
+  if (!(variance >= 0.0) || !std::isfinite(variance)) variance = 0.0;
   const uint64_t hash = hash_address(key);
   const size_t slot = find_slot(key, hash);
   if (index_[slot] != kEmpty) {
     const auto pos = static_cast<size_t>(index_[slot]);
     counters_[pos].weight += weight;
+    counters_[pos].variance += variance;
     sift_down(pos);  // heavier: it can only move towards the leaves
     return;
   }
   if (counters_.size() < capacity_) {
-    counters_.push_back(Counter{key, weight, 0.0, hash, static_cast<uint32_t>(slot)});
+    counters_.push_back(Counter{key, weight, 0.0, variance, hash, static_cast<uint32_t>(slot)});
     sift_up(counters_.size() - 1);
     return;
   }
@@ -188,6 +190,7 @@ void SpaceSaving::add(const flow::IpAddress& key, double weight) noexcept {
   root.hash = hash;
   root.error = root.weight;
   root.weight += weight;
+  root.variance = variance;
   sift_down(0);
 }
 
@@ -210,6 +213,7 @@ void SpaceSaving::merge(const SpaceSaving& other) {
       const Counter& o = other.counters_[static_cast<size_t>(pos)];
       m.weight += o.weight;
       m.error += o.error;
+      m.variance += o.variance;
     } else {
       m.weight += other_absent;
       m.error += other_absent;  // its lower bound stays c.weight − c.error
@@ -244,7 +248,8 @@ void SpaceSaving::merge(const SpaceSaving& other) {
 std::vector<HeavyHitter> SpaceSaving::top(size_t n) const {
   std::vector<HeavyHitter> out;
   out.reserve(counters_.size());
-  for (const Counter& c : counters_) out.push_back(HeavyHitter{c.key, c.weight, c.error});
+  for (const Counter& c : counters_)
+    out.push_back(HeavyHitter{c.key, c.weight, c.error, c.variance});
   n = std::min(n, out.size());
   std::partial_sort(out.begin(), out.begin() + static_cast<ptrdiff_t>(n), out.end(),
                     heavier<HeavyHitter>);

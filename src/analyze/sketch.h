@@ -96,6 +96,10 @@ struct HeavyHitter {
   flow::IpAddress key;
   double weight = 0.0;  ///< estimated weight (an overestimate by at most `error`)
   double error = 0.0;   ///< how much of `weight` may not be the key's: weight − error <= true
+  /// Sampling variance of the key's own part (weight − error): the sum of the Horvitz–Thompson
+  /// variance terms added while the key held its counter. With `error` it bounds the key's
+  /// full-network weight: [weight − error − z·√variance, weight + z·√variance].
+  double variance = 0.0;
 };
 
 /// Space-Saving top-k (Metwally, Agrawal, El Abbadi 2005) over addresses with real-valued
@@ -122,8 +126,10 @@ class SpaceSaving {
   /// Adds `weight` to `key`: its counter grows, or, when the key has none and the summary is
   /// full, the smallest counter is handed to it (weight min + `weight`, error min). A weight
   /// that is not finite and > 0 (negative, zero, NaN, ±inf) changes nothing and is counted
-  /// in `ignored`. Never allocates.
-  void add(const flow::IpAddress& key, double weight) noexcept;
+  /// in `ignored`. `variance`: the sampling variance of `weight` as an estimate (its
+  /// Horvitz–Thompson variance term; ignored unless finite and >= 0); a key handed the smallest
+  /// counter starts its variance afresh (what it inherits is in its `error`). Never allocates.
+  void add(const flow::IpAddress& key, double weight, double variance = 0.0) noexcept;
   /// Combines `other` (a summary of another stream) into this one: the summary of the
   /// concatenated streams, with this one's capacity. Each key's weight becomes the sum of its
   /// two weights, standing in the other summary's smallest counter for a summary that lacks
@@ -153,6 +159,7 @@ class SpaceSaving {
     flow::IpAddress key;
     double weight = 0.0;
     double error = 0.0;
+    double variance = 0.0;
     uint64_t hash = 0;  ///< hash_address(key): its home slot, kept for backward shifts
     uint32_t slot = 0;  ///< where index_ points at this counter
   };

@@ -76,6 +76,8 @@ void append_top(const char* name, const std::vector<HeavyHitter>& items, KeyKind
     flow::append_json_number(items[idx].weight, out);
     out += ",\"error\":";
     flow::append_json_number(items[idx].error, out);
+    out += ",\"variance\":";
+    flow::append_json_number(items[idx].variance, out);
     out += '}';
   }
   out += ']';

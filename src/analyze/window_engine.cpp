@@ -100,51 +100,58 @@ TenantBucket::TenantBucket(const AnalyzeConfig& config)
       top_countries(config.heavy_hitters),
       top_asns(config.heavy_hitters) {}
 
-void TenantBucket::add_port(uint8_t protocol, uint16_t port, double bytes) noexcept {
+void TenantBucket::add_port(uint8_t protocol, uint16_t port, double bytes, double var) noexcept {
   const uint32_t key = (uint32_t{protocol} << 16 | port) + 1;
   const size_t slot = (key * 0x9E3779B1u) >> 24;
   if (port_keys[slot] != key) {
     if (port_keys[slot] != 0) {
       const uint32_t old = port_keys[slot] - 1;
       top_ports.add(port_key(static_cast<uint8_t>(old >> 16), static_cast<uint16_t>(old)),
-                    port_bytes[slot]);
+                    port_bytes[slot], port_var[slot]);
     }
     port_keys[slot] = key;
     port_bytes[slot] = 0.0;
+    port_var[slot] = 0.0;
   }
   port_bytes[slot] += bytes;
+  port_var[slot] += var;
 }
 
 namespace {
 
 /// Adds `bytes` under `key` in a direct-mapped cache, flushing the slot's previous key to
 /// `sketch` when another key takes it.
-void cache_add(std::array<uint64_t, 64>& keys, std::array<double, 64>& sums, SpaceSaving& sketch,
-               uint64_t key, double bytes) noexcept {
+void cache_add(std::array<uint64_t, 64>& keys, std::array<double, 64>& sums,
+               std::array<double, 64>& vars, SpaceSaving& sketch, uint64_t key, double bytes,
+               double var) noexcept {
   const uint64_t stored = key + 1;
   const size_t slot = (stored * 0x9E3779B97F4A7C15ull) >> 58;
   if (keys[slot] != stored) {
     if (keys[slot] != 0) {
-      sketch.add(flow::IpAddress::from_v4(static_cast<uint32_t>(keys[slot] - 1)), sums[slot]);
+      sketch.add(flow::IpAddress::from_v4(static_cast<uint32_t>(keys[slot] - 1)), sums[slot],
+                 vars[slot]);
     }
     keys[slot] = stored;
     sums[slot] = 0.0;
+    vars[slot] = 0.0;
   }
   sums[slot] += bytes;
+  vars[slot] += var;
 }
 
 void cache_flush(std::array<uint64_t, 64>& keys, std::array<double, 64>& sums,
-                 SpaceSaving& sketch) noexcept {
+                 const std::array<double, 64>& vars, SpaceSaving& sketch) noexcept {
   for (size_t slot = 0; slot < keys.size(); ++slot) {
     if (keys[slot] == 0) continue;
-    sketch.add(flow::IpAddress::from_v4(static_cast<uint32_t>(keys[slot] - 1)), sums[slot]);
+    sketch.add(flow::IpAddress::from_v4(static_cast<uint32_t>(keys[slot] - 1)), sums[slot],
+               vars[slot]);
     keys[slot] = 0;
   }
 }
 
 }  // namespace
 
-void TenantBucket::add_geo(const flow::FlowRecord& r, double bytes) noexcept {
+void TenantBucket::add_geo(const flow::FlowRecord& r, double bytes, double var) noexcept {
   const std::array<char, 2>* country = nullptr;
   uint32_t asn = 0;
   if (r.direction == flow::Direction::kInbound) {
@@ -160,23 +167,23 @@ void TenantBucket::add_geo(const flow::FlowRecord& r, double bytes) noexcept {
   const uint32_t code = known ? uint32_t{static_cast<uint8_t>((*country)[0])} << 8 |
                                     static_cast<uint8_t>((*country)[1])
                               : uint32_t{'Z'} << 8 | 'Z';
-  cache_add(country_keys, country_bytes, top_countries, code, bytes);
-  cache_add(asn_keys, asn_bytes, top_asns, asn, bytes);
+  cache_add(country_keys, country_bytes, country_var, top_countries, code, bytes, var);
+  cache_add(asn_keys, asn_bytes, asn_var, top_asns, asn, bytes, var);
 }
 
 void TenantBucket::seal() {
-  cache_flush(country_keys, country_bytes, top_countries);
-  cache_flush(asn_keys, asn_bytes, top_asns);
+  cache_flush(country_keys, country_bytes, country_var, top_countries);
+  cache_flush(asn_keys, asn_bytes, asn_var, top_asns);
   for (size_t slot = 0; slot < port_keys.size(); ++slot) {
     if (port_keys[slot] == 0) continue;
     const uint32_t key = port_keys[slot] - 1;
     top_ports.add(port_key(static_cast<uint8_t>(key >> 16), static_cast<uint16_t>(key)),
-                  port_bytes[slot]);
+                  port_bytes[slot], port_var[slot]);
     port_keys[slot] = 0;
   }
   hosts.for_each([&](const HostSlot& s) {
-    if (s.bytes_out > 0) top_sources.add(s.host, s.bytes_out);
-    if (s.bytes_in > 0) top_destinations.add(s.host, s.bytes_in);
+    if (s.bytes_out > 0) top_sources.add(s.host, s.bytes_out, s.var_bytes_out);
+    if (s.bytes_in > 0) top_destinations.add(s.host, s.bytes_in, s.var_bytes_in);
   });
 }
 
@@ -454,8 +461,8 @@ void AnalysisEngine::add_record(TenantState& state, const flow::FlowRecord& r, u
     t.first_arrival_ns = r.arrival_ns;
   const double bytes = terms.bytes.weighted;
   if (counted) {
-    b.add_port(r.ip_protocol, estimate::service_port(r), bytes);
-    b.add_geo(r, bytes);
+    b.add_port(r.ip_protocol, estimate::service_port(r), bytes, terms.bytes.variance);
+    b.add_geo(r, bytes, terms.bytes.variance);
   }
 
   const bool src_internal = (r.intel_flags & flow::intel_flags::kSrcInternal) != 0;

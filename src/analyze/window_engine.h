@@ -88,6 +88,7 @@ struct TenantBucket {
   /// traffic is on a few ports, so the sketch sees a fraction of the records.
   std::array<uint32_t, 256> port_keys{};  ///< protocol << 16 | port, + 1 (0 = empty)
   std::array<double, 256> port_bytes{};
+  std::array<double, 256> port_var{};  ///< their Horvitz–Thompson variance terms
   /// The external side's country and origin AS, by estimated bytes (both directions): key =
   /// IpAddress::from_v4(first letter << 8 | second letter) ("ZZ" unknown), and from_v4(AS
   /// number) (0 unknown). Summed first in direct-mapped caches like the ports.
@@ -95,14 +96,16 @@ struct TenantBucket {
   SpaceSaving top_asns;
   std::array<uint64_t, 64> country_keys{};  ///< code + 1 (0 = empty)
   std::array<double, 64> country_bytes{};
+  std::array<double, 64> country_var{};
   std::array<uint64_t, 64> asn_keys{};  ///< AS number + 1 (0 = empty)
   std::array<double, 64> asn_bytes{};
+  std::array<double, 64> asn_var{};
 
-  /// Adds `bytes` to (protocol, port).
-  void add_port(uint8_t protocol, uint16_t port, double bytes) noexcept;
+  /// Adds `bytes` (an estimate with sampling variance `var`) to (protocol, port).
+  void add_port(uint8_t protocol, uint16_t port, double bytes, double var) noexcept;
   /// Adds `bytes` to the external side's country and AS (inbound: the source, outbound: the
   /// destination; other directions have no external side).
-  void add_geo(const flow::FlowRecord& r, double bytes) noexcept;
+  void add_geo(const flow::FlowRecord& r, double bytes, double var) noexcept;
   /// Moves the cached port sums into `top_ports`, and every host's bytes into
   /// `top_sources` / `top_destinations` (once per host and slide, not per record).
   void seal();

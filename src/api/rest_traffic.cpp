@@ -82,6 +82,14 @@ std::vector<SliceKey> slices_of(std::string_view by) {
   return out;
 }
 
+/// `e[key]` when it is a finite number, else 0 (stored JSON is ours, but never trusted).
+double number_or_zero(const json& e, const char* key) {
+  const auto it = e.find(key);
+  if (it == e.end() || !it->is_number()) return 0.0;
+  const double v = it->get<double>();
+  return std::isfinite(v) ? v : 0.0;
+}
+
 void add_stored(Sum& sum, const json& e) {
   if (!e.is_object()) return;
   const auto num = [&](const char* k) {
@@ -91,18 +99,24 @@ void add_stored(Sum& sum, const json& e) {
   sum.add(num("value"), num("ci_low"), num("ci_high"));
 }
 
-json top_json(const std::map<std::string, TopItem>& items, double total_bytes, double seconds,
-              size_t limit) {
-  std::vector<std::pair<std::string, TopItem>> v(items.begin(), items.end());
+/// `bytes` is Space-Saving's (over)estimate summed over the span; the 95% interval joins its
+/// bound with the sampling error: [bytes − error − z·sd, bytes + absent + z·sd], where
+/// `absent` bounds the key's weight in windows whose list lacked it.
+json top_json(const TopList& list, double total_bytes, double seconds, size_t limit) {
+  std::vector<std::pair<std::string, TopItem>> v(list.items.begin(), list.items.end());
   std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) {
     return a.second.bytes != b.second.bytes ? a.second.bytes > b.second.bytes : a.first < b.first;
   });
   if (v.size() > limit) v.resize(limit);
   json out = json::array();
   for (const auto& [key, item] : v) {
+    const double sd = std::sqrt(std::max(0.0, item.variance));
+    const double absent = std::max(0.0, list.floor_total - item.present_floor);
     out.push_back({{"key", key},
                    {"bytes", item.bytes},
                    {"error", item.error},
+                   {"ci_low", std::max(0.0, item.bytes - item.error - kZ95 * sd)},
+                   {"ci_high", item.bytes + absent + kZ95 * sd},
                    {"share", total_bytes > 0 ? std::min(1.0, item.bytes / total_bytes) : 0.0},
                    {"bps", seconds > 0 ? item.bytes * 8.0 / seconds : 0.0}});
   }
@@ -245,23 +259,36 @@ void merge_stored(const std::vector<store::Rollup>& rollups, const std::vector<s
     for (size_t n = 0; n < names.size(); ++n) {
       const auto list = detail.find(names[n]);
       if (list == detail.end() || !list->is_array()) continue;
+      double floor = 0.0;  // the minute's smallest weight: a key not listed weighed at most it
+      bool first = true;
+      for (const json& h : *list) {
+        if (!h.is_object()) continue;
+        const double w = number_or_zero(h, "weight");
+        floor = first ? w : std::min(floor, w);
+        first = false;
+      }
+      out.lists[n].floor_total += floor;
       for (const json& h : *list) {
         if (!h.is_object() || !h.contains("key") || !h["key"].is_string()) continue;
-        TopItem& item = out.lists[n][h["key"].get<std::string>()];
-        item.bytes += h.value("weight", 0.0);
-        item.error += h.value("error", 0.0);
+        TopItem& item = out.lists[n].items[h["key"].get<std::string>()];
+        item.bytes += number_or_zero(h, "weight");
+        item.error += number_or_zero(h, "error");
+        item.variance += number_or_zero(h, "variance");
+        item.present_floor += floor;
       }
     }
   }
 }
 
 template <class KeyText>
-void merge_live(const std::vector<analyze::HeavyHitter>& hitters, KeyText key_text,
-                std::map<std::string, TopItem>& into) {
+void merge_live(const std::vector<analyze::HeavyHitter>& hitters, KeyText key_text, TopList& into) {
+  // One window: its summary's error already bounds every listed key (a key not listed is not
+  // reported), so no absent bound.
   for (const analyze::HeavyHitter& h : hitters) {
-    TopItem& item = into[key_text(h.key)];
+    TopItem& item = into.items[key_text(h.key)];
     item.bytes += h.weight;
     item.error += h.error;
+    item.variance += h.variance;
   }
 }
 
@@ -305,7 +332,7 @@ std::optional<Reply> RestApi::Impl::merged_tops(const Params& params, uint32_t t
       out.total_bytes = latest->total.bytes.value;
       for (size_t n = 0; n < names.size(); ++n) {
         const std::string& name = names[n];
-        std::map<std::string, TopItem>& into = out.lists[n];
+        TopList& into = out.lists[n];
         if (name == "top_sources") merge_live(latest->top_sources, address_text, into);
         if (name == "top_destinations") merge_live(latest->top_destinations, address_text, into);
         if (name == "top_ports") merge_live(latest->top_ports, port_name, into);

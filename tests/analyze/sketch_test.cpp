@@ -674,3 +674,66 @@ TEST(SpaceSaving, IndexSurvivesHeavyChurn) {
 
 }  // namespace
 }  // namespace fathom::analyze
+
+namespace fathom::analyze {
+namespace {
+
+// The variance each key carries makes [weight − error − 1.96·sd, weight + 1.96·sd] a 95%
+// interval for its full-network weight: heavy keys of a 1-in-100 packet-sampled stream, with
+// light keys evicting each other around them, are covered in about 95% of 300 trials (the
+// interval also holds Space-Saving's error, so slightly more is fine, far less is not).
+TEST(SpaceSaving, VarianceGivesHeavyKeysA95PercentInterval) {
+  constexpr double kRate = 100;
+  constexpr int kTrials = 300;
+  std::mt19937_64 rng(77);
+  std::bernoulli_distribution sampled(1.0 / kRate);
+  std::uniform_int_distribution<uint32_t> light(1000, 60000);
+  std::uniform_int_distribution<int> size(64, 1500);
+  int covered = 0;
+  int cases = 0;
+  for (int trial = 0; trial < kTrials; ++trial) {
+    SpaceSaving ss(16);
+    std::map<uint32_t, double> truth;
+    for (int packet = 0; packet < 30000; ++packet) {
+      const uint32_t key = packet % 3 != 0 ? 1 + packet % 4 : light(rng);
+      const double bytes = size(rng);
+      truth[key] += bytes;
+      if (!sampled(rng)) continue;
+      ss.add(flow::IpAddress::from_v4(key), bytes * kRate, bytes * bytes * kRate * (kRate - 1));
+    }
+    for (const HeavyHitter& hh : ss.top(16)) {
+      const uint32_t key = hh.key.v4();
+      if (key > 4) continue;  // the heavy keys: 1..4, about 5,000 packets each
+      ++cases;
+      const double sd = std::sqrt(hh.variance);
+      EXPECT_GT(sd, 0.0);
+      const double t = truth[key];
+      if (hh.weight - hh.error - 1.96 * sd <= t && t <= hh.weight + 1.96 * sd) ++covered;
+    }
+  }
+  ASSERT_GE(cases, kTrials * 3);  // the heavy keys are held (nearly) always
+  const double coverage = static_cast<double>(covered) / cases;
+  EXPECT_GT(coverage, 0.92) << covered << " of " << cases;
+  EXPECT_LT(coverage, 0.995) << covered << " of " << cases;
+
+  // Merging adds the variances of a key both summaries hold; a new key starts afresh.
+  SpaceSaving a(2);
+  SpaceSaving b(2);
+  a.add(flow::IpAddress::from_v4(1), 10.0, 4.0);
+  b.add(flow::IpAddress::from_v4(1), 20.0, 9.0);
+  a.merge(b);
+  EXPECT_EQ(a.top(1).at(0).variance, 13.0);
+  a.add(flow::IpAddress::from_v4(2), 1.0, 1.0);
+  a.add(flow::IpAddress::from_v4(3), 5.0, 2.0);  // evicts key 2 (weight 1)
+  for (const HeavyHitter& hh : a.top(2)) {
+    if (hh.key == flow::IpAddress::from_v4(3)) {
+      EXPECT_EQ(hh.variance, 2.0);
+      EXPECT_EQ(hh.error, 1.0);
+    }
+  }
+  a.add(flow::IpAddress::from_v4(1), 1.0, std::nan(""));  // a bad variance adds nothing
+  EXPECT_EQ(a.top(1).at(0).variance, 13.0);
+}
+
+}  // namespace
+}  // namespace fathom::analyze

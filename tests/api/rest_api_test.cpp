@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <random>
 
@@ -76,9 +78,14 @@ class RestApiTest : public ::testing::Test {
       r.bytes = {6e8, 5.8e8, 6.2e8};
       r.packets = {1e6, 0.9e6, 1.1e6};
       r.flows = {1e4, 0.9e4, 1.1e4};
+      // 10.0.0.6 is listed in one minute only: in the others it weighed at most that
+      // minute's smallest weight (1e8), which its interval's upper end must allow for.
       r.detail_json =
           R"({"by_direction":{"inbound":{"bytes":{"value":4e8,"ci_low":3.9e8,"ci_high":4.1e8}}},)"
-          R"("top_sources":[{"key":"10.0.0.5","weight":1e8,"error":1e6}],)"
+          R"("top_sources":[{"key":"10.0.0.5","weight":1e8,"error":1e6,"variance":1e12})" +
+          std::string(m == 0 ? R"(,{"key":"10.0.0.6","weight":5e7,"error":0,"variance":4e12})"
+                             : "") +
+          R"(],)"
           R"("top_countries":[{"key":"DE","weight":2e8,"error":0}],"top_asns":[]})";
       rollups.push_back(r);
     }
@@ -314,9 +321,21 @@ TEST_F(RestApiTest, TrafficComesLiveOrFromRollupsWithIntervals) {
   const json dir = body(get("/api/v1/tenants/1/traffic", "acme-token",
                             {{"from", "-1h"}, {"step", "1m"}, {"by", "direction"}}));
   EXPECT_EQ(dir["series"].size(), 5u);
-  const json top = body(get("/api/v1/tenants/1/top", "acme-token", {{"kind", "sources"}}));
-  ASSERT_FALSE(top["items"].empty());
-  EXPECT_EQ(top["items"][0]["key"], "10.0.0.5");
+  const json top =
+      body(get("/api/v1/tenants/1/top", "acme-token", {{"kind", "sources"}, {"from", "-6m"}}));
+  ASSERT_EQ(top["items"].size(), 2u) << top.dump();
+  const json& five = top["items"][0];
+  EXPECT_EQ(five["key"], "10.0.0.5");
+  // Five minutes of weight 1e8, error 1e6, variance 1e12: bytes 5e8, lower end 5e8 − 5e6 −
+  // 1.96·√5e12, upper end 5e8 + 1.96·√5e12 (listed in every minute: nothing absent).
+  EXPECT_DOUBLE_EQ(five["bytes"].get<double>(), 5e8);
+  EXPECT_NEAR(five["ci_low"].get<double>(), 5e8 - 5e6 - 1.959964 * std::sqrt(5e12), 1.0);
+  EXPECT_NEAR(five["ci_high"].get<double>(), 5e8 + 1.959964 * std::sqrt(5e12), 1.0);
+  const json& six = top["items"][1];
+  EXPECT_EQ(six["key"], "10.0.0.6");
+  EXPECT_NEAR(six["ci_low"].get<double>(), 5e7 - 1.959964 * 2e6, 1.0);
+  // Absent from four minutes whose smallest weight was 1e8 each.
+  EXPECT_NEAR(six["ci_high"].get<double>(), 5e7 + 4e8 + 1.959964 * 2e6, 1.0);
   const json geo = body(get("/api/v1/tenants/1/geo", "acme-token"));
   ASSERT_FALSE(geo["countries"].empty());
   EXPECT_EQ(geo["countries"][0]["key"], "DE");

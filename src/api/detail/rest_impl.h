@@ -91,14 +91,26 @@ struct RateBase {
 };
 
 /// A heavy hitter merged over minutes: weights and error bounds add.
+/// One key of a top list summed over a span's windows: Space-Saving's weight and error, the
+/// sampling variance of its own part, and `absent`: the bound on what it weighed in the
+/// windows whose list lacks it (each such list's smallest weight).
 struct TopItem {
   double bytes = 0.0;
   double error = 0.0;
+  double variance = 0.0;
+  double present_floor = 0.0;  ///< Σ of the smallest weights of the lists that hold the key
 };
 
-/// Top lists merged over a span: one map per list name, and the bytes and seconds behind them.
+/// One top list over a span: its keys, and Σ over its windows of each list's smallest weight
+/// (a key absent from a window's list weighed at most that there).
+struct TopList {
+  std::map<std::string, TopItem> items;
+  double floor_total = 0.0;
+};
+
+/// Top lists merged over a span: one per list name, and the bytes and seconds behind them.
 struct MergedTops {
-  std::vector<std::map<std::string, TopItem>> lists;
+  std::vector<TopList> lists;
   double total_bytes = 0.0;
   double seconds = 0.0;
   std::string source = "rollups";  ///< or "live"
