@@ -259,7 +259,7 @@ test("the exporters view shows status, rates, sampling, templates and errors", a
   assert.equal(await page.locator('#top nav a[aria-current="page"]').innerText(), "Exporters");
   if (fixtureOnly(t)) {
     const text = await page.locator("#exporters").innerText();
-    assert.equal(await page.locator("#exporters tbody tr").count(), 6);
+    assert.equal(await page.locator("#exporters tbody tr").count(), 7);
     for (const expected of ["127.0.0.11", "1 in 100", "unknown", "stale", "silent", "truncated 2", "parked 14", "none"]) {
       assert.ok(text.includes(expected), `the exporters table shows ${expected}`);
     }

@@ -16,8 +16,8 @@
 // The data are laid around the time the server starts: three tenants (acme and globex,
 // configured and in the store; tenant 3 known only from live traffic, no name), four incidents
 // (an `anomaly` with the autoencoder's evidence, an exfiltration whose summary has markup in it,
-// a SYN flood, a scan of tenant 2), six exporters (active, stale, silent, one the store does not
-// know yet, one of no tenant), live 10-s windows for the last 15 minutes and per-minute rollups
+// a SYN flood, a scan of tenant 2), seven exporters (active, stale, silent, one the store does not
+// know yet, one live and one silent of no tenant), live 10-s windows for the last 15 minutes and per-minute rollups
 // for the last day, with gaps. The store always answers. No dependencies.
 //
 //   node tests/web/fixture-server.mjs [port]     serves until stopped (default 8090), prints the URLs
@@ -178,7 +178,7 @@ const liveExporters = [
     packets: 600, records: 18000, bytes: 180000, rate: 0, unknown: 18000,
     templates: { active: 0, added_total: 0, withdrawn_total: 0 }, parked: 0, reasons: {}, rejected: 18000 },
 ];
-// The store's exporters table (127.0.0.31 is too new to be in it).
+// The store's exporters table (127.0.0.31 is too new to be in it; 127.0.0.98, of no tenant, is silent).
 const storedExporters = [
   { address: "127.0.0.11", tenant: 1, protocol: "ipfix", first_seen: t0 - day, last_seen: t0 - min,
     packets: 90000, records: 1.4e6, malformed: 0 },
@@ -188,6 +188,8 @@ const storedExporters = [
     packets: 60000, records: 1.8e6, malformed: 0 },
   { address: "127.0.0.22", tenant: 2, protocol: "ipfix", first_seen: t0 - day, last_seen: t0 - 5 * hour,
     packets: 88000, records: 1.3e6, malformed: 0 },
+  { address: "127.0.0.98", tenant: 0, protocol: "netflow_v9", first_seen: t0 - 20 * hour, last_seen: t0 - 19 * hour,
+    packets: 50, records: 900, malformed: 2 },
   { address: "127.0.0.99", tenant: 0, protocol: "netflow_v5", first_seen: t0 - 2 * hour, last_seen: t0 - min,
     packets: 800, records: 24000, malformed: 0 },
 ];
