@@ -27,11 +27,14 @@ function explanationSection(explanation) {
   const rows = features.map((feature) => {
     const top = Math.max(Math.abs(feature.value ?? 0), Math.abs(feature.usual ?? 0)) || 1;
     const ratio = feature.usual ? `${f.plain(feature.value / feature.usual)}× usual` : "usually 0";
+    // SVG, not style="width:..": the server's Content-Security-Policy (style-src 'self') refuses
+    // inline styles, while SVG's geometry attributes are not styles.
+    const width = (v) => Math.max(0.5, Math.abs(v ?? 0) / top * 100).toFixed(1);
     return html`<tr><th scope="row" class="mono">${feature.name}</th>
       <td class="num">${f.withUnit(feature.value, "")}</td><td class="num">${f.withUnit(feature.usual, "")}</td>
-      <td class="bars" aria-hidden="true">
-        <span class="bar bar-value" style="width:${(Math.abs(feature.value ?? 0) / top * 100).toFixed(1)}%"></span>
-        <span class="bar bar-usual" style="width:${(Math.abs(feature.usual ?? 0) / top * 100).toFixed(1)}%"></span></td>
+      <td class="bars" aria-hidden="true"><svg class="bar-pair" viewBox="0 0 100 18" preserveAspectRatio="none">
+        <rect class="bar-value" x="0" y="2" height="6" rx="1" width="${width(feature.value)}"></rect>
+        <rect class="bar-usual" x="0" y="11" height="6" rx="1" width="${width(feature.usual)}"></rect></svg></td>
       <td>${ratio}</td></tr>`;
   });
   return html`<p id="explanation-score">Reconstruction score <strong>${f.plain(explanation.score)}</strong>

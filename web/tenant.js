@@ -69,7 +69,8 @@ function renderChart(tenant, traffic, incidents) {
                             stepMs: (traffic.step_s ?? 10) * 1000, unit, series, incidents: bars });
   const legend = series.map((s) => {
     const last = s.points[s.points.length - 1];
-    return html`<li><span class="swatch" style="background:${s.colour}"></span>${s.name}
+    // An SVG fill, not style="background:..": the server's CSP refuses inline styles.
+    return html`<li><svg class="swatch" viewBox="0 0 14 8" aria-hidden="true"><rect width="14" height="8" rx="2" fill="${s.colour}"></rect></svg>${s.name}
       <span class="muted">${last ? f.interval(last.value, last.low, last.high, unit) : "no data"}</span></li>`;
   });
   return html`<figure class="chart-figure">${chart.markup}
