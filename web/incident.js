@@ -59,11 +59,17 @@ function weightTable(title, items) {
 
 function flowsSection(flows) {
   if (flows === null || flows === undefined) {
-    return html`<p class="message empty" id="flows-none">Raw flows are not kept: Fathom does not store the sampled flows of an incident yet, so there are none to show.</p>`;
+    return html`<p class="message empty" id="flows-none">Raw flows are not kept: this Fathom has no store (store.enabled: false), so there are none to show.</p>`;
   }
   const rows = list(flows).slice(0, 200);
-  if (!rows.length) return notice("No raw flow was kept for this incident.");
-  const columns = [...new Set(rows.flatMap((row) => Object.keys(row ?? {})))];
+  if (!rows.length) {
+    return html`<p class="message empty" id="flows-none">No raw sampled flow was kept for this incident (analyze.incidents.flows is 0, or none of the subject's flows was sampled after the detection).</p>`;
+  }
+  // The API's field order is alphabetical: show them in reading order, unknown ones last.
+  const order = ["time_ms", "src", "src_port", "dst", "dst_port", "proto", "packets", "bytes", "tcp_flags",
+                 "direction", "sampling_rate", "exporter"];
+  const seen = [...new Set(rows.flatMap((row) => Object.keys(row ?? {})))];
+  const columns = [...order.filter((c) => seen.includes(c)), ...seen.filter((c) => !order.includes(c))];
   return html`<div class="table-wrap"><table class="compact"><caption>Raw sampled flows (${rows.length})</caption>
     <thead><tr>${columns.map((c) => html`<th scope="col">${c}</th>`)}</tr></thead>
     <tbody>${rows.map((row) => html`<tr>${columns.map((c) => {

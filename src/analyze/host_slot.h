@@ -56,7 +56,7 @@ struct HostSlot {
   /// names a brute force's service.
   std::array<uint16_t, 3> auth_records{};
   uint16_t auth_port_out = 0;
-  uint16_t top_remote_port = 0;
+  uint16_t top_remote_port = 0;  ///< service port of the conversations with `top_peer`
   uint16_t intel_categories = 0;
   uint8_t internal = 0;  ///< 1: in the tenant's networks
   flow::IpAddress top_peer;

@@ -81,6 +81,8 @@ void accumulate(EngineStats& into, const EngineStats& from) noexcept {
   into.records_other_worker += from.records_other_worker;
   into.tenants_exported += from.tenants_exported;
   into.tenants_imported += from.tenants_imported;
+  into.flows_captured += from.flows_captured;
+  into.captures_refused += from.captures_refused;
 }
 
 std::string_view protocol_class_name(size_t idx) noexcept {
@@ -241,6 +243,13 @@ struct AnalysisEngine::TenantState {
   std::unique_ptr<TenantBucket> current;  ///< the open level-0 slide
   std::vector<LevelState> levels;
   std::unordered_map<flow::IpAddress, PeerBits, flow::IpAddressHash> history;
+  /// Subjects whose records are kept (`capture`); empty nearly always.
+  struct Capture {
+    flow::IpAddress subject;
+    uint32_t left = 0;  ///< records still to keep
+    int64_t until_ns = 0;
+  };
+  std::vector<Capture> captures;
 };
 
 AnalysisEngine::AnalysisEngine(const AnalyzeConfig& config, WindowSink on_window,
@@ -431,7 +440,54 @@ void AnalysisEngine::add(const flow::FlowBatch& batch) {
     }
     const size_t slot = idx % (2 * kAhead);
     add_record(*state, r, src_hash[slot], dst_hash[slot]);
+    if (!state->captures.empty()) capture_record(*state, r);
   }
+}
+
+void AnalysisEngine::capture(uint32_t tenant_id, const flow::IpAddress& subject, uint32_t budget,
+                             int64_t until_ns) {
+  if (budget == 0) return;
+  TenantState* state = tenant(tenant_id);
+  if (state == nullptr || !state->owned) return;
+  for (TenantState::Capture& c : state->captures) {
+    if (c.subject == subject) {
+      c.until_ns = std::max(c.until_ns, until_ns);
+      return;
+    }
+  }
+  // A spent capture keeps its entry until `until_ns`; a subject is captured afresh only after
+  // that: at most `budget` records per subject and capture period.
+  if (state->captures.size() >= kMaxCapturesPerTenant) {
+    ++stats_.captures_refused;
+    return;
+  }
+  state->captures.push_back({subject, budget, until_ns});
+}
+
+void AnalysisEngine::capture_record(TenantState& state, const flow::FlowRecord& r) {
+  auto& captures = state.captures;
+  for (size_t idx = 0; idx < captures.size();) {
+    TenantState::Capture& c = captures[idx];
+    if (r.arrival_ns > c.until_ns) {
+      captures[idx] = captures.back();
+      captures.pop_back();
+      continue;
+    }
+    // A spent capture stays until it expires, so the detections that keep coming for the
+    // same subject do not start it again.
+    if (c.left > 0 && (r.src == c.subject || r.dst == c.subject)) {
+      captured_.push_back({c.subject, r});
+      ++stats_.flows_captured;
+      --c.left;
+    }
+    ++idx;
+  }
+}
+
+std::vector<CapturedFlow> AnalysisEngine::take_captured() {
+  std::vector<CapturedFlow> out;
+  out.swap(captured_);
+  return out;
 }
 
 void AnalysisEngine::add_record(TenantState& state, const flow::FlowRecord& r, uint64_t hs,
@@ -589,7 +645,9 @@ void AnalysisEngine::add_record(TenantState& state, const flow::FlowRecord& r, u
     d->peer_histogram.add(hs);
     d->port_histogram.add(sport);
     d->peer_bits.add(hs);
-    if (!src_internal) top_peer(*d, r.src, r.src_port, false);
+    // The conversation's service port, not the peer's: for a flood's victim the attackers'
+    // source ports are random, the port under attack is the one to show.
+    if (!src_internal) top_peer(*d, r.src, estimate::service_port(r), false);
     // A listed peer's packets to an internal host count unless they are bare SYNs (probes):
     // replies and established sessions are contact.
     if (src_listed && dst_internal && !syn_only) {

@@ -171,6 +171,16 @@ struct EngineStats {
   uint64_t tenants_exported = 0;  ///< tenant states handed to another worker
   uint64_t tenants_imported = 0;  ///< tenant states taken over from another worker
   uint64_t memory_bytes = 0;      ///< host-table memory held, all tenants and levels
+  uint64_t flows_captured = 0;    ///< sampled records kept for incidents (`capture`)
+  /// `capture` calls refused: the tenant already captures `kMaxCapturesPerTenant` subjects.
+  uint64_t captures_refused = 0;
+};
+
+/// A sampled record kept as evidence of a detection: the record as it reached the analysis
+/// (tenant, enrichment, sampling rate), and the subject it was kept for.
+struct CapturedFlow {
+  flow::IpAddress subject;
+  flow::FlowRecord record;
 };
 
 /// Adds `from`'s counters to `into` (several workers' engines; gauges such as `tenants` and
@@ -241,6 +251,20 @@ class AnalysisEngine {
   void import_tenant(std::unique_ptr<TenantHandoff> state);
   /// Starts owning `tenant_id` with empty windows (a tenant no engine had yet).
   void adopt_tenant(uint32_t tenant_id);
+
+  /// At most this many subjects of one tenant are captured at a time.
+  static constexpr size_t kMaxCapturesPerTenant = 32;
+  /// Keeps the tenant's next sampled records that have `subject` as source or destination, up
+  /// to `budget` of them in all for this subject (a later call for the same subject while it
+  /// is captured extends `until_ns` but adds no budget), and none arriving after `until_ns`:
+  /// the raw flows of an incident (the rules call it as they detect). A spent capture is kept
+  /// until `until_ns`, so a subject yields at most `budget` records per such period. A tenant this
+  /// engine does not own, or a budget of 0, captures nothing. Costs the per-record loop one test of
+  /// an empty vector while nothing is captured.
+  void capture(uint32_t tenant_id, const flow::IpAddress& subject, uint32_t budget,
+               int64_t until_ns);
+  /// The records captured since the last call (moves them out).
+  std::vector<CapturedFlow> take_captured();
   const EngineStats& stats() const noexcept { return stats_; }
   const AnalyzeConfig& config() const noexcept { return config_; }
   /// Tenants with state, sorted.
@@ -253,6 +277,8 @@ class AnalysisEngine {
   std::unique_ptr<TenantState> new_tenant_state(uint32_t tenant_id, bool owned);
   /// `hs`, `hd`: hash_address of the record's source and destination.
   void add_record(TenantState& state, const flow::FlowRecord& r, uint64_t hs, uint64_t hd);
+  /// Keeps `r` for each of the tenant's captures it matches (some are captured).
+  void capture_record(TenantState& state, const flow::FlowRecord& r);
   /// Closes slides up to (not including) `index`, or flushes and jumps over a long gap.
   void move_to_slide(int64_t index);
   void close_slide();
@@ -277,7 +303,8 @@ class AnalysisEngine {
   OwnerFilter owns_;
   SlideHook slide_hook_;
   EngineStats stats_;
-  int64_t slide_index_ = 0;  ///< index of the open level-0 slide (arrival / slide_ns)
+  std::vector<CapturedFlow> captured_;  ///< since the last take_captured
+  int64_t slide_index_ = 0;             ///< index of the open level-0 slide (arrival / slide_ns)
   bool started_ = false;
   std::unordered_map<uint32_t, std::unique_ptr<TenantState>> tenants_;
   uint32_t last_tenant_id_ = 0;

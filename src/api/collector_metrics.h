@@ -98,6 +98,9 @@ struct StoreSnapshot {
   uint64_t state_restored = 0;  ///< tenants' detector states read at start
   uint64_t state_saved = 0;
   uint64_t state_refused = 0;
+  uint64_t flows_saved = 0;  ///< incidents' sampled flows handed to the writer
+  uint64_t flows_refused = 0;
+  uint64_t pruned_flows = 0;
 };
 
 /// One alert sink's figures.

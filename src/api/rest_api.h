@@ -27,6 +27,9 @@ struct RestApiOptions {
   std::string web_root;
   /// Length of the LiveBoard's windows (the first analysis level's window).
   int64_t live_window_ns = 10'000'000'000;
+  /// analyze.incidents.flow_seconds: an incident's flows are those kept up to this long after
+  /// it ended.
+  int64_t incident_flow_ns = 60'000'000'000;
 };
 
 /// The REST API of docs/api.md and the dashboard's static files, as one request handler for

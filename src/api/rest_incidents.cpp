@@ -1,4 +1,6 @@
 // RestApi: incident lists and one incident's evidence, explanation and history (docs/api.md).
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 
 #include "api/detail/rest_impl.h"
@@ -129,17 +131,23 @@ Reply RestApi::Impl::incidents(const Principal& who, const HttpRequest& request,
       json{{"total", total}, {"limit", limit}, {"offset", offset}, {"incidents", std::move(list)}});
 }
 
+/// Flows of an incident: at most this many.
+constexpr uint32_t kMaxFlows = 200;
+
 Reply RestApi::Impl::incident(const HttpRequest& request, uint32_t tenant, std::string_view id) {
   if (auto e = Params(request).unknown({})) return Reply::bad(*e);
   if (id.empty() || id.size() > 64 ||
       id.find_first_not_of("0123456789abcdefABCDEF") != std::string_view::npos) {
     return Reply::not_found("no such incident");
   }
+  std::string lower(id);  // ids are stored in lower case
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   DbLease l;
   if (auto fail = lease(l)) return *fail;
   store::IncidentQuery q;
   q.tenant_id = tenant;
-  q.id = std::string(id);
+  q.id = lower;
   q.limit = 1;
   auto [status, rows] = l->incidents(q);
   if (!status.ok) {
@@ -202,7 +210,28 @@ Reply RestApi::Impl::incident(const HttpRequest& request, uint32_t tenant, std::
          {"last_seen_ms", to_ms(u.last_seen_ns)}});
   }
   body["history"] = std::move(history);
-  body["flows"] = nullptr;  // raw sampled flows are not kept (docs/api.md)
+
+  // The subject's raw sampled flows kept after its detections (analyze.incidents.flows), from
+  // the incident's start to a capture period past its end.
+  const int64_t until = (r.end_ns > 0 ? r.end_ns : r.last_seen_ns) + options.incident_flow_ns;
+  auto [flows_status, flows] = l->sampled_flows(tenant, r.subject, r.start_ns, until, kMaxFlows);
+  if (!flows_status.ok) {
+    l.broken = true;
+    return Reply::fail(503, "unavailable", "the store does not answer: " + flows_status.error);
+  }
+  json list = json::array();
+  for (const store::SampledFlow& f : flows) {
+    const json stored_flow = json::parse(f.json, nullptr, false);
+    if (!stored_flow.is_object()) continue;
+    json row = {{"time_ms", to_ms(f.time_ns)}};
+    for (const char* key : {"exporter", "src", "src_port", "dst", "dst_port", "proto", "packets",
+                            "bytes", "tcp_flags", "sampling_rate", "direction"}) {
+      const auto it = stored_flow.find(key);
+      row[key] = it != stored_flow.end() ? *it : json(nullptr);
+    }
+    list.push_back(std::move(row));
+  }
+  body["flows"] = std::move(list);
   return Reply::ok(std::move(body));
 }
 

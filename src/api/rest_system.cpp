@@ -3,6 +3,8 @@
 #include <map>
 #include <set>
 
+#include <cstdio>
+
 #include "api/detail/rest_impl.h"
 
 namespace fathom::api {
@@ -80,8 +82,9 @@ Reply RestApi::Impl::health(const Principal& who, const HttpRequest& request) {
   }
   if (snap.has_analysis &&
       snap.analysis.lag_seconds > static_cast<double>(options.live_window_ns) * 1e-9) {
-    problems.push_back("analysis lags " + std::to_string(snap.analysis.lag_seconds) +
-                       " s behind arrivals");
+    char lag[32];
+    std::snprintf(lag, sizeof lag, "%.1f", snap.analysis.lag_seconds);
+    problems.push_back(std::string("analysis lags ") + lag + " s behind arrivals");
   }
   const std::string status = problems.empty() ? "ok" : "degraded";
   if (!who.admin) {

@@ -309,10 +309,12 @@ void append_persistence_metrics(const CollectorSnapshot& s, MetricsText& out) {
         .sample({{"outcome", "ok"}}, st.prunes)
         .sample({{"outcome", "failed"}}, st.prune_failures);
     out.family("fathom_store_pruned_total",
-               "Rows the retention and size limits removed, by table (rollups, incidents).",
+               "Rows the retention and size limits removed, by table (rollups, incidents, "
+               "incident_flows).",
                kCounter)
         .sample({{"table", "rollups"}}, st.pruned_rollups)
-        .sample({{"table", "incidents"}}, st.pruned_incidents);
+        .sample({{"table", "incidents"}}, st.pruned_incidents)
+        .sample({{"table", "incident_flows"}}, st.pruned_flows);
     out.family("fathom_store_tenant_state_total",
                "Tenants' detector states: restored at start, saved (checkpoints handed to the "
                "writer), refused (writer queue full; the next checkpoint retries).",
@@ -320,6 +322,12 @@ void append_persistence_metrics(const CollectorSnapshot& s, MetricsText& out) {
         .sample({{"event", "restored"}}, st.state_restored)
         .sample({{"event", "saved"}}, st.state_saved)
         .sample({{"event", "refused"}}, st.state_refused);
+    out.family("fathom_store_incident_flows_total",
+               "Incidents' raw sampled flows: saved (handed to the writer), refused (writer "
+               "queue full: not kept).",
+               kCounter)
+        .sample({{"event", "saved"}}, st.flows_saved)
+        .sample({{"event", "refused"}}, st.flows_refused);
   }
   if (s.has_alerts) {
     const AlertSnapshot& a = s.alerts;

@@ -42,6 +42,13 @@ struct AnalyzeStage::Worker {
   std::vector<flow::IpAddress> suspects;        ///< scratch
   uint64_t slides_since_checkpoint = 0;
   std::vector<detect::Detection> detections;  ///< of the slides since the last report
+  /// Detections' subjects to capture flows of, armed at the next slide hook.
+  struct PendingCapture {
+    uint32_t tenant_id = 0;
+    flow::IpAddress subject;
+    int64_t window_end_ns = 0;
+  };
+  std::vector<PendingCapture> captures;
   std::vector<analyze::Contact> contacts;
   std::vector<analyze::TenantSummary> rollups;  ///< of the slides since the last report
   std::vector<analyze::TenantSummary> live;     ///< first-level windows for the API
@@ -159,6 +166,13 @@ void AnalyzeStage::spawn_worker(uint32_t index, uint32_t workers) {
         if (win.level == ai_level_ && (ref.ai || options_.on_host_samples)) {
           score_window(ref, win, before);
         }
+        if (options_.on_incident_flows && options_.incident_flow_records > 0) {
+          // Armed between slides (on_slide): the engine is closing this one.
+          for (size_t idx = before; idx < ref.detections.size(); ++idx) {
+            const detect::Detection& d = ref.detections[idx];
+            ref.captures.push_back({d.tenant_id, d.subject, d.window_end_ns});
+          }
+        }
         if (win.level == rollup_level_ && win.end_ns % kMinuteNs == 0 && options_.on_rollups) {
           ref.rollups.push_back(analyze::summarise(win));
         }
@@ -215,6 +229,7 @@ void AnalyzeStage::worker_loop(Worker& w) {
   last.final = true;
   last.busy_ns = w.busy_ns;
   last.detections = std::move(w.detections);
+  last.flows = w.engine->take_captured();
   last.contacts = std::move(w.contacts);
   last.rollups = std::move(w.rollups);
   last.live = std::move(w.live);
@@ -278,6 +293,12 @@ void AnalyzeStage::on_slide(Worker& w, int64_t open_index) {
     if (w.iteration_start_ns != 0) w.iteration_start_ns = now;
     r.detections = std::move(w.detections);
     w.detections.clear();
+    for (const Worker::PendingCapture& c : w.captures) {
+      w.engine->capture(c.tenant_id, c.subject, options_.incident_flow_records,
+                        c.window_end_ns + options_.incident_flow_ns);
+    }
+    w.captures.clear();
+    r.flows = w.engine->take_captured();
     r.contacts = std::move(w.contacts);
     w.contacts.clear();
     r.rollups = std::move(w.rollups);
@@ -433,6 +454,7 @@ void AnalyzeStage::take_report(Report r) {
   for (detect::Detection& d : r.detections) pending_.push_back(std::move(d));
   if (!r.rollups.empty() && options_.on_rollups) options_.on_rollups(r.rollups);
   if (!r.live.empty() && options_.on_live_windows) options_.on_live_windows(r.live);
+  if (!r.flows.empty() && options_.on_incident_flows) options_.on_incident_flows(r.flows);
   if (options_.on_ai_state) {
     for (const auto& [tenant, state] : r.ai_states) options_.on_ai_state(tenant, state);
   }

@@ -87,6 +87,14 @@ class AnalyzeStage {
     /// (those ending on a multiple of the window length: every 10 s by default), for the
     /// API's live traffic. Must not block.
     std::function<void(std::span<const analyze::TenantSummary>)> on_live_windows;
+    /// Raw sampled flows of incidents: after a window's detection (rules or autoencoder) the
+    /// worker keeps the subject's next `incident_flow_records` sampled records (as source or
+    /// destination) arriving within `incident_flow_ns` of the window's end
+    /// (AnalysisEngine::capture); 0 records: none. They reach this hook on the control thread
+    /// (must not block): the store keeps them by tenant, subject and time.
+    uint32_t incident_flow_records = 100;
+    int64_t incident_flow_ns = 60'000'000'000;
+    std::function<void(std::span<const analyze::CapturedFlow>)> on_incident_flows;
 
     /// The autoencoder's base model (docs/ai-detection.md); null = no AI detection. Each
     /// worker's detector starts its tenants from it (transfer) and scores `ai_level` windows.
@@ -148,6 +156,7 @@ class AnalyzeStage {
     std::vector<analyze::TenantSummary> rollups;
     std::vector<analyze::TenantSummary> live;
     std::vector<std::pair<uint32_t, std::vector<std::byte>>> ai_states;
+    std::vector<analyze::CapturedFlow> flows;
     analyze::EngineStats engine;
     detect::RuleStats rules;
     detect::AnomalyStats ai;

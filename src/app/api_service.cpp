@@ -89,6 +89,7 @@ bool ApiService::start(const collect::ListenEndpoint& endpoint, const Pipeline& 
   options.store = config_.store.options;
   options.store.url = store_url(config_);
   options.web_root = config_.api.web_root;
+  options.incident_flow_ns = config_.analyze.incident_flow_ns;
   options.live_window_ns = config_.analyze.windows.levels.empty()
                                ? 10'000'000'000
                                : config_.analyze.windows.levels[0].window_ns;

@@ -60,6 +60,10 @@ struct Config {
     detect::RulesConfig rules;  ///< `per_tenant` is filled from the tenants' `thresholds`
     detect::BeaconConfig beacon;
     detect::IncidentConfig incidents;
+    /// Raw sampled flows kept per incident subject and capture period (0: none), and that
+    /// period (AnalyzeStage::Options::incident_flow_records / _ns).
+    uint32_t incident_flows = 100;
+    int64_t incident_flow_ns = 60'000'000'000;
     analyze::AutoscalerConfig autoscale;
     /// The autoencoders (docs/ai-detection.md).
     struct Ai {

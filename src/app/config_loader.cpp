@@ -98,6 +98,8 @@ constexpr auto kKeys = std::to_array<std::string_view>({
     "analyze.incidents",
     "analyze.incidents.quiet_period_seconds",
     "analyze.incidents.refresh_seconds",
+    "analyze.incidents.flows",
+    "analyze.incidents.flow_seconds",
     "analyze.incidents.max_open",
     "analyze.beacon",
     "analyze.beacon.min_period_seconds",

@@ -114,6 +114,10 @@ void Loader::load_analyze(const YAML::Node& node, Config::Analyze& out) {
       if (quiet > 0) out.incidents.quiet_period_ns = to_ns(quiet);
       if (refresh > 0) out.incidents.refresh_interval_ns = to_ns(refresh);
       read_uint_into(inc, p, "max_open", 1, 10'000'000, out.incidents.max_open);
+      read_uint_into(inc, p, "flows", 0, 10'000, out.incident_flows);
+      double flow_s = 0;
+      read_number_in(inc, p, "flow_seconds", 1, 3600, flow_s);
+      if (flow_s > 0) out.incident_flow_ns = to_ns(flow_s);
     }
   }
   if (const YAML::Node b = child(node, "beacon", path)) {

@@ -7,6 +7,7 @@
 
 #include "app/clock.h"
 #include "app/logging.h"
+#include "app/record_format.h"
 
 namespace fathom::app {
 namespace {
@@ -169,6 +170,26 @@ void Persistence::on_ai_state(uint32_t tenant_id, std::span<const std::byte> sta
   }
 }
 
+void Persistence::on_incident_flows(std::span<const analyze::CapturedFlow> flows) {
+  if (!writer_ || flows.empty()) return;
+  std::vector<store::SampledFlow> rows;
+  rows.reserve(flows.size());
+  for (const analyze::CapturedFlow& f : flows) {
+    store::SampledFlow row;
+    row.tenant_id = f.record.tenant_id;
+    row.subject = f.subject.to_string();
+    row.time_ns = f.record.arrival_ns;
+    append_json(f.record, 0, row.json);
+    rows.push_back(std::move(row));
+  }
+  const size_t n = rows.size();
+  if (writer_->submit_flows(std::move(rows))) {
+    flows_saved_.fetch_add(n, std::memory_order_relaxed);
+  } else {
+    flows_refused_.fetch_add(n, std::memory_order_relaxed);
+  }
+}
+
 void Persistence::write_exporters() {
   if (!exporters_ || !writer_) return;
   const std::vector<store::ExporterRecord> rows = exporters_();
@@ -209,6 +230,7 @@ void Persistence::upkeep() {
         prunes_.fetch_add(1, std::memory_order_relaxed);
         pruned_rollups_.fetch_add(pruned.rollups, std::memory_order_relaxed);
         pruned_incidents_.fetch_add(pruned.incidents, std::memory_order_relaxed);
+        pruned_flows_.fetch_add(pruned.flows, std::memory_order_relaxed);
         if (pruned.rollups + pruned.incidents > 0) {
           log->info("store: retention removed {} rollup(s) and {} incident(s)", pruned.rollups,
                     pruned.incidents);
@@ -256,6 +278,9 @@ PersistenceStats Persistence::stats() const {
   s.ai_states_loaded = ai_states_ ? ai_states_->size() : 0;
   s.ai_states_saved = ai_saved_.load(std::memory_order_relaxed);
   s.ai_states_refused = ai_refused_.load(std::memory_order_relaxed);
+  s.flows_saved = flows_saved_.load(std::memory_order_relaxed);
+  s.flows_refused = flows_refused_.load(std::memory_order_relaxed);
+  s.pruned_flows = pruned_flows_.load(std::memory_order_relaxed);
   if (alerts_) {
     s.has_alerts = true;
     s.alerts = alerts_->stats();

@@ -35,6 +35,9 @@ struct PersistenceStats {
   uint64_t ai_states_loaded = 0;   ///< tenants whose detector state was read at start
   uint64_t ai_states_saved = 0;    ///< checkpoints handed to the writer
   uint64_t ai_states_refused = 0;  ///< checkpoints the writer's queue refused (retried later)
+  uint64_t flows_saved = 0;        ///< incidents' sampled flows handed to the writer
+  uint64_t flows_refused = 0;      ///< those its queue refused (lost, counted)
+  uint64_t pruned_flows = 0;
   bool has_alerts = false;
   alert::DispatcherStats alerts;
 };
@@ -71,6 +74,8 @@ class Persistence {
   void on_incident_events(std::span<const detect::IncidentEvent> events);
   void on_rollups(std::span<const analyze::TenantSummary> rollups);
   void on_ai_state(uint32_t tenant_id, std::span<const std::byte> state);
+  /// Incidents' raw sampled flows (AnalyzeStage::Options::on_incident_flows), as JSON.
+  void on_incident_flows(std::span<const analyze::CapturedFlow> flows);
 
   /// Writes the exporters once more, waits (at most `timeout`) until the store has committed
   /// what was handed over, then stops the writer (what is left stays in its spool for the
@@ -99,7 +104,7 @@ class Persistence {
   bool stopped_ = false;   ///< the owner's thread only
   std::thread upkeep_;
   std::atomic<uint64_t> prunes_{0}, prune_failures_{0}, pruned_rollups_{0}, pruned_incidents_{0},
-      ai_saved_{0}, ai_refused_{0};
+      ai_saved_{0}, ai_refused_{0}, flows_saved_{0}, flows_refused_{0}, pruned_flows_{0};
 };
 
 /// The stored form of a per-minute tenant summary.

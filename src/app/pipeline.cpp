@@ -140,6 +140,8 @@ bool Pipeline::open_analysis(const std::string& output, bool live, std::string& 
   options.rules = rules_config(config_);
   options.beacon = config_.analyze.beacon;
   options.incidents = config_.analyze.incidents;
+  options.incident_flow_records = config_.analyze.incident_flows;
+  options.incident_flow_ns = config_.analyze.incident_flow_ns;
   options.autoscale = config_.analyze.autoscale;
   options.live = live;
   options.output = output;
@@ -160,6 +162,9 @@ bool Pipeline::open_analysis(const std::string& output, bool live, std::string& 
         };
     options.on_ai_state = [p](uint32_t tenant, std::span<const std::byte> state) {
       p->on_ai_state(tenant, state);
+    };
+    options.on_incident_flows = [p](std::span<const analyze::CapturedFlow> flows) {
+      p->on_incident_flows(flows);
     };
     options.ai_state = p->ai_states();
   }
@@ -579,6 +584,9 @@ api::CollectorSnapshot Pipeline::snapshot() const {
       o.state_restored = p.ai_states_loaded;
       o.state_saved = p.ai_states_saved;
       o.state_refused = p.ai_states_refused;
+      o.flows_saved = p.flows_saved;
+      o.flows_refused = p.flows_refused;
+      o.pruned_flows = p.pruned_flows;
     }
     if (p.has_alerts) {
       s.has_alerts = true;

@@ -153,6 +153,17 @@ struct StateEntry {
   friend bool operator==(const StateEntry&, const StateEntry&) = default;
 };
 
+/// One raw sampled flow kept as an incident's evidence (AnalysisEngine::capture): the flow as a
+/// JSON object (the `--flows` JSON-lines format), under the tenant and the subject it was kept
+/// for. Rows are unique by (tenant, subject, time, content), so a replay adds no duplicate.
+struct SampledFlow {
+  uint32_t tenant_id = 0;
+  std::string subject;  ///< the incident's subject address, as text
+  int64_t time_ns = 0;  ///< the flow's arrival time
+  std::string json;
+  friend bool operator==(const SampledFlow&, const SampledFlow&) = default;
+};
+
 /// Everything one transaction writes: the unit of the writer's batches and of its spool.
 struct WriteBatch {
   std::vector<IncidentRecord> incidents;  ///< applied in order (see Database::write)
@@ -160,9 +171,11 @@ struct WriteBatch {
   std::vector<TenantRecord> tenants;
   std::vector<ExporterRecord> exporters;
   std::vector<StateEntry> state;
+  std::vector<SampledFlow> flows;
 
   size_t size() const noexcept {
-    return incidents.size() + rollups.size() + tenants.size() + exporters.size() + state.size();
+    return incidents.size() + rollups.size() + tenants.size() + exporters.size() + state.size() +
+           flows.size();
   }
   bool empty() const noexcept { return size() == 0; }
   friend bool operator==(const WriteBatch&, const WriteBatch&) = default;
@@ -186,6 +199,7 @@ struct PruneResult {
   uint64_t rollups = 0;
   uint64_t incidents = 0;
   uint64_t incident_updates = 0;
+  uint64_t flows = 0;             ///< sampled flows older than the incident retention
   uint64_t live_bytes_after = 0;  ///< SQLite: pages in use × page size; 0 for PostgreSQL
 };
 
@@ -234,6 +248,12 @@ class Database {
   virtual StoreResult<uint64_t> count_incidents(const IncidentQuery& query) = 0;
   /// One incident's history, by version.
   virtual StoreResult<std::vector<IncidentUpdate>> incident_updates(std::string_view id) = 0;
+  /// The tenant's sampled flows kept for `subject` with from_ns <= time_ns < to_ns, oldest
+  /// first, at most `limit`.
+  virtual StoreResult<std::vector<SampledFlow>> sampled_flows(uint32_t tenant_id,
+                                                              std::string_view subject,
+                                                              int64_t from_ns, int64_t to_ns,
+                                                              uint32_t limit) = 0;
   /// A tenant's rollups with from_ns <= minute_ns < to_ns, by minute.
   virtual StoreResult<std::vector<Rollup>> rollups(uint32_t tenant_id, int64_t from_ns,
                                                    int64_t to_ns) = 0;

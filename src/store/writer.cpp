@@ -1,6 +1,7 @@
 #include "store/writer.h"
 
 #include <algorithm>
+#include <iterator>
 #include <utility>
 
 #include "store/detail/batch_codec.h"
@@ -22,6 +23,7 @@ std::vector<WriteBatch> singles(const WriteBatch& batch) {
   for (const auto& x : batch.tenants) out.emplace_back().tenants.push_back(x);
   for (const auto& x : batch.exporters) out.emplace_back().exporters.push_back(x);
   for (const auto& x : batch.state) out.emplace_back().state.push_back(x);
+  for (const auto& x : batch.flows) out.emplace_back().flows.push_back(x);
   return out;
 }
 
@@ -34,6 +36,7 @@ void append(WriteBatch& to, WriteBatch&& from) {
   move_all(to.tenants, from.tenants);
   move_all(to.exporters, from.exporters);
   move_all(to.state, from.state);
+  move_all(to.flows, from.flows);
 }
 
 }  // namespace
@@ -44,6 +47,7 @@ struct StoreWriter::Queue {
   std::vector<TenantRecord> tenants;
   std::vector<ExporterRecord> exporters;
   std::vector<StateEntry> state;
+  std::vector<SampledFlow> flows;
 };
 
 std::unique_ptr<StoreWriter> StoreWriter::start(const StoreOptions& store,
@@ -119,6 +123,13 @@ bool StoreWriter::submit_state(StateEntry entry) {
   std::lock_guard lock(mu_);
   if (!admit(1)) return false;
   queue_->state.push_back(std::move(entry));
+  return true;
+}
+
+bool StoreWriter::submit_flows(std::vector<SampledFlow> flows) {
+  std::lock_guard lock(mu_);
+  if (!admit(flows.size())) return false;
+  std::move(flows.begin(), flows.end(), std::back_inserter(queue_->flows));
   return true;
 }
 
@@ -199,6 +210,7 @@ bool StoreWriter::step() {
   for (auto& t : taken.tenants) push(current.tenants, std::move(t));
   for (auto& x : taken.exporters) push(current.exporters, std::move(x));
   for (auto& s : taken.state) push(current.state, std::move(s));
+  for (auto& f : taken.flows) push(current.flows, std::move(f));
   if (!current.empty()) deliver(std::move(current));
 
   while (!held_.empty() && !backing_off()) {

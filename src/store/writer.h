@@ -83,6 +83,7 @@ class StoreWriter {
   bool submit_tenants(std::span<const TenantRecord> tenants);
   bool submit_exporters(std::span<const ExporterRecord> exporters);
   bool submit_state(StateEntry entry);
+  bool submit_flows(std::vector<SampledFlow> flows);
 
   /// Waits until everything submitted before the call is committed to the database (the
   /// queue and the spool are empty), or `timeout` passes: false then (database down).

@@ -354,3 +354,66 @@ TEST(WindowEngineTest, EntropyAndIntelShareFromTheHostsSide) {
 
 }  // namespace
 }  // namespace fathom::analyze
+
+namespace fathom::analyze {
+namespace {
+
+// Captures keep an incident's raw sampled flows: the subject's records (as source or
+// destination) after `capture`, up to the budget and the deadline, once per capture period
+// however often it is asked again; other hosts' and other tenants' records are not kept.
+TEST(WindowEngineTest, CaptureKeepsTheSubjectsNextRecordsWithinBudgetAndDeadline) {
+  AnalysisEngine engine(two_levels(), [](const TenantWindow&) {});
+  const flow::IpAddress other = flow::IpAddress::from_v4(0x0a000009);
+  flow::FlowBatch first;
+  first.add() = record(100 * kS, kInside, kOutside, 1, 100);  // makes the tenant known
+  engine.add(first);
+  EXPECT_TRUE(engine.take_captured().empty());
+
+  engine.capture(1, kInside, 3, 110 * kS);
+  engine.capture(1, kInside, 50, 112 * kS);  // the same subject: a later deadline, no budget
+  engine.capture(2, kInside, 5, 200 * kS);   // a tenant it does not have: nothing
+  engine.capture(1, other, 0, 200 * kS);     // budget 0: nothing
+  flow::FlowBatch batch;
+  batch.add() = record(101 * kS, other, kOutside, 1, 100);
+  batch.add() = record(101 * kS, kOutside, kInside, 2, 200);  // as destination
+  batch.add() = record(102 * kS, kInside, kOutside, 3, 300);
+  batch.add() = record(103 * kS, kInside, kOutside, 4, 400);
+  batch.add() = record(104 * kS, kInside, kOutside, 5, 500);  // over budget
+  engine.add(batch);
+  std::vector<CapturedFlow> got = engine.take_captured();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].record.packets, 2u);
+  EXPECT_EQ(got[1].record.packets, 3u);
+  EXPECT_EQ(got[2].record.packets, 4u);
+  for (const CapturedFlow& c : got) EXPECT_EQ(c.subject, kInside);
+  EXPECT_TRUE(engine.take_captured().empty());
+
+  // Spent, it is not restarted before its deadline (112 s) ...
+  engine.capture(1, kInside, 3, 120 * kS);
+  flow::FlowBatch more;
+  more.add() = record(105 * kS, kInside, kOutside, 6, 600);
+  engine.add(more);
+  EXPECT_TRUE(engine.take_captured().empty());
+  // ... and after it, a new capture starts afresh.
+  flow::FlowBatch late;
+  late.add() = record(121 * kS, kInside, kOutside, 7, 700);
+  engine.add(late);
+  engine.capture(1, kInside, 2, 130 * kS);
+  flow::FlowBatch again;
+  again.add() = record(122 * kS, kInside, kOutside, 8, 800);
+  again.add() = record(131 * kS, kInside, kOutside, 9, 900);  // past the deadline
+  engine.add(again);
+  got = engine.take_captured();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].record.packets, 8u);
+  EXPECT_EQ(engine.stats().flows_captured, 4u);
+
+  // At most kMaxCapturesPerTenant subjects at a time; the rest are refused and counted.
+  for (uint32_t h = 0; h < AnalysisEngine::kMaxCapturesPerTenant + 3; ++h) {
+    engine.capture(1, flow::IpAddress::from_v4(0x0b000000 + h), 1, 500 * kS);
+  }
+  EXPECT_EQ(engine.stats().captures_refused, 3u);
+}
+
+}  // namespace
+}  // namespace fathom::analyze

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <random>
@@ -294,8 +295,46 @@ TEST_F(RestApiTest, IncidentsFilterPageAndExplain) {
   EXPECT_EQ(one["explanation"]["features"][0]["name"], "distinct_ports");
   EXPECT_EQ(one["explanation"]["features"][0]["usual"], 3);
   EXPECT_EQ(one["history"].size(), 1u);
-  EXPECT_TRUE(one["flows"].is_null());
+  ASSERT_TRUE(one["flows"].is_array());
+  EXPECT_TRUE(one["flows"].empty());
   EXPECT_EQ(get("/api/v1/tenants/1/incidents/ffffffffffffffff", "acme-token").status, 404);
+  // Ids are hex: the same incident in upper case.
+  std::string upper = anomaly_id_;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  EXPECT_EQ(get("/api/v1/tenants/1/incidents/" + upper, "acme-token").status, 200);
+}
+
+TEST_F(RestApiTest, AnIncidentShowsTheRawSampledFlowsKeptForItsSubject) {
+  std::string error;
+  store::StoreOptions so;
+  so.url = "sqlite:" + (dir_ / "fathom.db").string();
+  auto db = store::open_database(so, error);
+  ASSERT_TRUE(db) << error;
+  const auto flow = [](uint32_t tenant, const std::string& subject, int64_t t, int port) {
+    return store::SampledFlow{
+        tenant, subject, t,
+        R"({"type":"flow","exporter":"192.0.2.1","src":"203.0.113.9","dst":")" + subject +
+            R"(","src_port":)" + std::to_string(port) +
+            R"(,"dst_port":22,"proto":6,"packets":3,"bytes":180,"tcp_flags":2,)"
+            R"("sampling_rate":100,"direction":"inbound","tenant_id":1})"};
+  };
+  store::WriteBatch batch;
+  // The anomaly's subject is 10.0.0.6 of tenant 1, open from kNow − 10 min to kNow − 1 min.
+  batch.flows = {flow(1, "10.0.0.6", kNow - 5 * kMinute, 40001),
+                 flow(1, "10.0.0.6", kNow - 4 * kMinute, 40002),
+                 flow(1, "10.0.0.6", kNow - 30 * kMinute, 40003),  // before it started
+                 flow(1, "10.0.0.5", kNow - 5 * kMinute, 40004),   // another subject
+                 flow(2, "10.0.0.6", kNow - 5 * kMinute, 40005)};  // another tenant
+  ASSERT_TRUE(db->write(batch).ok);
+  ASSERT_TRUE(db->write(batch).ok);  // a replay adds nothing
+  const json one = body(get("/api/v1/tenants/1/incidents/" + anomaly_id_, "acme-token"));
+  ASSERT_EQ(one["flows"].size(), 2u) << one["flows"].dump();
+  EXPECT_EQ(one["flows"][0]["src_port"], 40001);
+  EXPECT_EQ(one["flows"][1]["src_port"], 40002);
+  EXPECT_EQ(one["flows"][0]["time_ms"], (kNow - 5 * kMinute) / 1'000'000);
+  EXPECT_EQ(one["flows"][0]["dst"], "10.0.0.6");
+  EXPECT_EQ(one["flows"][0]["sampling_rate"], 100);
+  EXPECT_FALSE(one["flows"][0].contains("tenant_id"));
 }
 
 TEST_F(RestApiTest, TrafficComesLiveOrFromRollupsWithIntervals) {

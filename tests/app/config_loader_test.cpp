@@ -102,7 +102,8 @@ analyze:
   decision: estimate
   confidence: 0.99
   thresholds: {syn_flood_pps: 500}
-  incidents: {quiet_period_seconds: 30, refresh_seconds: 20, max_open: 50}
+  incidents: {quiet_period_seconds: 30, refresh_seconds: 20, max_open: 50, flows: 20,
+              flow_seconds: 30}
   beacon: {min_period_seconds: 5, max_period_seconds: 600, jitter_tolerance: 0.3, min_observations: 6}
   ai:
     model: "off"
@@ -287,6 +288,8 @@ TEST(ConfigLoader, FullFileSetsEveryField) {
   EXPECT_EQ(a.windows.max_tenants, 10u);
   EXPECT_EQ(a.windows.heavy_hitters, 16u);
   EXPECT_EQ(a.windows.max_contacts_per_slide, 1000u);
+  EXPECT_EQ(a.incident_flows, 20u);
+  EXPECT_EQ(a.incident_flow_ns, 30'000'000'000);
   EXPECT_EQ(a.rules.decision, detect::Decision::kEstimate);
   EXPECT_DOUBLE_EQ(a.rules.confidence, 0.99);
   EXPECT_DOUBLE_EQ(a.rules.defaults.syn_flood_pps, 500);

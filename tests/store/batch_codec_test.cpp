@@ -18,6 +18,7 @@ WriteBatch sample() {
   b.tenants.push_back({7, "acme", -5, 9});
   b.exporters.push_back({"2001:db8::1", 7, "ipfix", 1, 2, UINT64_MAX, 4, 5});
   b.state.push_back({7, "model", std::string("\0\x01\xff", 3), 42});
+  b.flows.push_back({7, "2001:db8::5", -3, R"({"type":"flow","src":"2001:db8::5"})"});
   return b;
 }
 
@@ -28,6 +29,20 @@ TEST(BatchCodec, RoundTrips) {
   EXPECT_EQ(back, b);
   ASSERT_TRUE(decode_batch(encode_batch(WriteBatch{}), back));
   EXPECT_TRUE(back.empty());
+}
+
+// A spool written before sampled flows existed (format 1: the same sections, no flows) still
+// replays after an upgrade.
+TEST(BatchCodec, DecodesTheFormerVersionWithoutFlows) {
+  WriteBatch b = sample();
+  b.flows.clear();
+  std::string record = encode_batch(b);
+  ASSERT_EQ(record.substr(record.size() - 4), std::string(4, '\0'));  // the empty flows count
+  record.resize(record.size() - 4);
+  record[3] = 1;
+  WriteBatch back;
+  ASSERT_TRUE(decode_batch(record, back));
+  EXPECT_EQ(back, b);
 }
 
 TEST(BatchCodec, RejectsEveryTruncationAndTrailingBytes) {

@@ -283,6 +283,38 @@ TEST_P(DatabaseTest, PruneDeletesWhatIsPastRetention) {
   EXPECT_TRUE(db_->vacuum().ok);
 }
 
+// Incidents' sampled flows: by tenant, subject and time, oldest first, a replay adds nothing,
+// and retention removes those older than the incidents' cut.
+TEST_P(DatabaseTest, SampledFlowsAreKeptOnceAndPrunedWithIncidents) {
+  StoreOptions options = scratch_->options();
+  options.incident_retention_ns = 100 * kMinute;
+  db_ = open(options);
+  ASSERT_NE(db_, nullptr);
+  WriteBatch batch;
+  batch.flows = {{1, "10.0.0.5", kT0 + 2 * kMinute, R"({"src_port":2})"},
+                 {1, "10.0.0.5", kT0 + kMinute, R"({"src_port":1})"},
+                 {1, "10.0.0.5", kT0 + kMinute, R"({"src_port":3})"},  // same time, other flow
+                 {1, "10.0.0.6", kT0 + kMinute, R"({"src_port":4})"},
+                 {2, "10.0.0.5", kT0 + kMinute, R"({"src_port":5})"},
+                 {1, "10.0.0.5", kT0 + 300 * kMinute, R"({"src_port":6})"}};
+  ASSERT_TRUE(db_->write(batch).ok);
+  ASSERT_TRUE(db_->write(batch).ok);  // replayed
+  auto [status, flows] = db_->sampled_flows(1, "10.0.0.5", kT0, kT0 + 10 * kMinute, 100);
+  ASSERT_TRUE(status.ok) << status.error;
+  ASSERT_EQ(flows.size(), 3u);
+  EXPECT_EQ(flows[0].time_ns, kT0 + kMinute);
+  EXPECT_EQ(flows[2].json, R"({"src_port":2})");
+  EXPECT_EQ(db_->sampled_flows(1, "10.0.0.5", kT0, kT0 + 10 * kMinute, 1).value.size(), 1u);
+  EXPECT_TRUE(db_->sampled_flows(3, "10.0.0.5", 0, INT64_MAX, 100).value.empty());
+
+  auto [pruned_status, removed] = db_->prune(kT0 + 200 * kMinute);
+  ASSERT_TRUE(pruned_status.ok) << pruned_status.error;
+  EXPECT_EQ(removed.flows, 5u);
+  auto [after_status, left] = db_->sampled_flows(1, "10.0.0.5", 0, INT64_MAX, 100);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].json, R"({"src_port":6})");
+}
+
 TEST_P(DatabaseTest, ExportWritesEveryTableAsJsonLines) {
   ASSERT_TRUE(db_->write_incident_events(std::vector{make_event(1, 1, 1, kT0)}).ok);
   ASSERT_TRUE(db_->write_rollups(std::vector<Rollup>{{1, kT0, {1, 0.5, 1.5}, {}, {}, "{}"}}).ok);

@@ -619,12 +619,22 @@ function incidentList(who, p, pathTenant, now) {
   return { total: rows.length, limit, offset, incidents: rows.slice(offset, offset + limit).map(summaryOf) };
 }
 
+/// The sampled flows kept for an incident's subject: three for the anomaly, none for the rest
+/// (as the C++ with a store: a list, maybe empty).
+function flowsOf(inc) {
+  if (inc.type !== "anomaly") return [];
+  return [0, 1, 2].map((n) => ({
+    time_ms: inc.start_ms + 20000 + n * 7000, exporter: "127.0.0.11", src: inc.subject,
+    src_port: 50100 + n, dst: "198.51.100.7", dst_port: 8443 + n, proto: 6, packets: 2 + n,
+    bytes: 120 * (2 + n), tcp_flags: 2, sampling_rate: 100, direction: "outbound" }));
+}
+
 function incident(tenantId, id) {
   if (!/^[0-9a-fA-F]{1,64}$/.test(id)) throw notFound("no such incident");
   const inc = incidents.find((i) => i.tenant_id === tenantId && i.id === id);
   if (!inc) throw notFound(`no such incident: ${id}`);
   return { ...summaryOf(inc), evidence: inc.evidence, top_peers: inc.top_peers, top_ports: inc.top_ports,
-           explanation: explanationOf(inc), history: inc.history, flows: null };
+           explanation: explanationOf(inc), history: inc.history, flows: flowsOf(inc) };
 }
 
 function health(who, now) {

@@ -153,6 +153,13 @@ std::string encode_batch(const WriteBatch& batch) {
     w.str(s.value);
     w.i64(s.updated_ns);
   }
+  w.u32(static_cast<uint32_t>(batch.flows.size()));
+  for (const SampledFlow& f : batch.flows) {
+    w.u32(f.tenant_id);
+    w.str(f.subject);
+    w.i64(f.time_ns);
+    w.str(f.json);
+  }
   return out;
 }
 
@@ -160,7 +167,10 @@ bool decode_batch(std::string_view record, WriteBatch& out) {
   out = {};
   if (!record.starts_with(kMagic)) return false;
   Reader r(record.substr(kMagic.size()));
-  if (r.u8() != kBatchFormatVersion) return false;
+  // Version 1 (before sampled flows) still decodes: a spool written by the previous release
+  // replays after an upgrade.
+  const uint8_t version = r.u8();
+  if (version != kBatchFormatVersion && version != 1) return false;
   // Minimum encoded sizes: a record's fixed-width fields plus 4 bytes per string length.
   for (uint32_t n = r.count(8 * 4 + 2 * 4 + 7 * 8), idx = 0; idx < n && r.ok(); ++idx) {
     IncidentRecord x;
@@ -220,6 +230,16 @@ bool decode_batch(std::string_view record, WriteBatch& out) {
     x.value = r.str();
     x.updated_ns = r.i64();
     out.state.push_back(std::move(x));
+  }
+  if (version >= 2) {
+    for (uint32_t n = r.count(4 + 4 + 8 + 4), idx = 0; idx < n && r.ok(); ++idx) {
+      SampledFlow x;
+      x.tenant_id = r.u32();
+      x.subject = r.str();
+      x.time_ns = r.i64();
+      x.json = r.str();
+      out.flows.push_back(std::move(x));
+    }
   }
   return r.ok() && r.at_end();
 }

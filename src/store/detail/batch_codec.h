@@ -9,7 +9,7 @@ namespace fathom::store::detail {
 
 /// Version of the spooled batch format. A spool written by a newer build is not readable by an
 /// older one (decode fails and the writer counts the record as corrupt).
-inline constexpr uint8_t kBatchFormatVersion = 1;
+inline constexpr uint8_t kBatchFormatVersion = 2;  ///< 2: sampled flows
 
 /// A WriteBatch as one spool record: "FSB" and a version byte, then each section (incidents,
 /// rollups, tenants, exporters, state) as a u32 count and its records; integers little-endian

@@ -84,9 +84,24 @@ CREATE TABLE tenant_state (
 );
 )sql";
 
+// Raw sampled flows kept as incidents' evidence; `digest` (FNV-1a of the JSON) makes a
+// replayed flow a no-op insert.
+constexpr std::string_view kIncidentFlows = R"sql(
+CREATE TABLE incident_flows (
+  tenant_id BIGINT NOT NULL,
+  subject TEXT NOT NULL,
+  time_ns BIGINT NOT NULL,
+  digest BIGINT NOT NULL,
+  json TEXT NOT NULL,
+  PRIMARY KEY (tenant_id, subject, time_ns, digest)
+);
+CREATE INDEX incident_flows_time ON incident_flows (time_ns);
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "incidents, incident_updates, rollups, tenants, exporters, tenant_state",
               kInitialSchema},
+    Migration{2, "incident_flows", kIncidentFlows},
 };
 
 constexpr std::array kExported = {
@@ -97,6 +112,7 @@ constexpr std::array kExported = {
     TableOrder{"incident_updates", "id, version"},
     TableOrder{"rollups", "tenant_id, minute_ns"},
     TableOrder{"tenant_state", "tenant_id, key"},
+    TableOrder{"incident_flows", "tenant_id, subject, time_ns, digest"},
 };
 
 }  // namespace

@@ -72,6 +72,20 @@ constexpr std::string_view kUpsertExporter =
     FATHOM_STORE_NEWER_EXPORTER(malformed) ", " FATHOM_STORE_NEWER_EXPORTER(last_seen_ns);
 #undef FATHOM_STORE_NEWER_EXPORTER
 
+constexpr std::string_view kInsertFlow =
+    "INSERT INTO incident_flows (tenant_id, subject, time_ns, digest, json) "
+    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, subject, time_ns, digest) DO NOTHING";
+
+/// FNV-1a, 64 bits, as a signed column value: tells two flows of one subject and time apart.
+int64_t flow_digest(std::string_view json) {
+  uint64_t h = 1469598103934665603ull;
+  for (const char c : json) {
+    h ^= static_cast<uint8_t>(c);
+    h *= 1099511628211ull;
+  }
+  return static_cast<int64_t>(h);
+}
+
 constexpr std::string_view kUpsertState =
     "INSERT INTO tenant_state (tenant_id, key, value, updated_ns) VALUES ($1, $2, $3, $4) "
     "ON CONFLICT (tenant_id, key) DO UPDATE SET value = excluded.value, "
@@ -236,6 +250,11 @@ class SqlDatabase final : public Database {
                              P::integer(e.updated_ns)};
         if (StoreStatus s = conn_->run(kUpsertState, row, nullptr); !s.ok) return s;
       }
+      for (const SampledFlow& f : batch.flows) {
+        const Param row[] = {P::integer(f.tenant_id), P::text(f.subject), P::integer(f.time_ns),
+                             P::integer(flow_digest(f.json)), P::text(f.json)};
+        if (StoreStatus s = conn_->run(kInsertFlow, row, nullptr); !s.ok) return s;
+      }
       return StoreStatus::success();
     });
   }
@@ -251,6 +270,28 @@ class SqlDatabase final : public Database {
     }
     if (rows.rows.empty()) return {StoreStatus::success(), std::nullopt};
     return {StoreStatus::success(), std::move(rows.rows[0][0].s)};
+  }
+
+  StoreResult<std::vector<SampledFlow>> sampled_flows(uint32_t tenant_id, std::string_view subject,
+                                                      int64_t from_ns, int64_t to_ns,
+                                                      uint32_t limit) override {
+    const Param params[] = {P::integer(tenant_id), P::text(subject), P::integer(from_ns),
+                            P::integer(to_ns), P::integer(limit)};
+    Rows rows;
+    if (StoreStatus s = read("SELECT tenant_id, subject, time_ns, json FROM incident_flows "
+                             "WHERE tenant_id = $1 AND subject = $2 AND time_ns >= $3 AND "
+                             "time_ns < $4 ORDER BY time_ns, digest LIMIT $5",
+                             params, rows);
+        !s.ok) {
+      return {s};
+    }
+    std::vector<SampledFlow> out;
+    out.reserve(rows.rows.size());
+    for (auto& r : rows.rows) {
+      out.push_back({static_cast<uint32_t>(r[0].as_int()), std::move(r[1].s), r[2].as_int(),
+                     std::move(r[3].s)});
+    }
+    return {StoreStatus::success(), std::move(out)};
   }
 
   StoreResult<std::vector<StateEntry>> list_state(uint32_t tenant_id) override {
@@ -522,6 +563,12 @@ class SqlDatabase final : public Database {
       return s;
     }
     result.incidents += static_cast<uint64_t>(rows.changed);
+    // Flows are kept as long as closed incidents are: by their own time.
+    if (StoreStatus s = conn_->run("DELETE FROM incident_flows WHERE time_ns < $1", params, &rows);
+        !s.ok) {
+      return s;
+    }
+    result.flows += static_cast<uint64_t>(rows.changed);
     return StoreStatus::success();
   }
 
