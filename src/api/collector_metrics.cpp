@@ -356,6 +356,7 @@ void append_collector_metrics(const CollectorSnapshot& snapshot, MetricsText& ou
   append_estimate_metrics(snapshot, out);
   append_analysis_metrics(snapshot, out);
   append_persistence_metrics(snapshot, out);
+  append_kafka_metrics(snapshot, out);
 }
 
 }  // namespace fathom::api

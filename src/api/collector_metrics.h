@@ -9,6 +9,8 @@
 
 #include "api/metrics_text.h"
 #include "bus/bus.h"
+#include "bus/kafka_consumer.h"
+#include "bus/kafka_producer.h"
 #include "collect/udp_listener.h"
 #include "estimate/window_estimator.h"
 #include "estimate/window_result.h"
@@ -161,6 +163,13 @@ struct CollectorSnapshot {
   StoreSnapshot store;
   bool has_alerts = false;  ///< `alerts` is filled (alert sinks are configured)
   AlertSnapshot alerts;
+  /// `fathom collect`: the Kafka producer's counters (`kafka_producer` is filled).
+  bool has_kafka_producer = false;
+  bus::KafkaProducerStats kafka_producer;
+  /// `fathom analyze`: the consumer group member's counters and the partitions it owns now.
+  bool has_kafka_consumer = false;
+  bus::KafkaConsumerStats kafka_consumer;
+  uint32_t kafka_partitions_owned = 0;
   /// Exporters shown with their own label; the rest are summed under exporter="other".
   size_t max_exporter_series = 1000;
 };
@@ -191,5 +200,7 @@ void append_estimate_metrics(const CollectorSnapshot& snapshot, MetricsText& out
 void append_analysis_metrics(const CollectorSnapshot& snapshot, MetricsText& out);
 /// The store's and the alert dispatcher's families (`has_store`, `has_alerts`).
 void append_persistence_metrics(const CollectorSnapshot& snapshot, MetricsText& out);
+/// The Kafka bus's families (kafka_metrics.cpp), part of `append_collector_metrics`.
+void append_kafka_metrics(const CollectorSnapshot& snapshot, MetricsText& out);
 
 }  // namespace fathom::api

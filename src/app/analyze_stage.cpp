@@ -57,7 +57,8 @@ struct AnalyzeStage::Worker {
   bool retired = false;  ///< the plan has no place for it: stop after handing over
   int64_t busy_ns = 0;   ///< running time since the last report
   int64_t iteration_start_ns = 0;
-  bool opened = false;  ///< the first slide hook has run
+  bool opened = false;               ///< the first slide hook has run
+  int64_t first_slide_start_ns = 0;  ///< start of the first slide this worker saw
   std::thread thread;
 };
 
@@ -108,6 +109,14 @@ AnalyzeStage::AnalyzeStage(Options options, std::FILE* file, bus::Bus& bus, size
         "no analysis level has a 60 s window: no per-minute rollups are stored");
   }
   ai_level_ = std::min(options_.ai_level, options_.windows.levels.size() - 1);
+  for (const detect::Incident& inc : options_.restored_incidents) {
+    if (incidents_.restore(inc)) ++restored_;
+  }
+  if (restored_ != 0) {
+    std::lock_guard lock(mutex_);
+    open_ = incidents_.open_incidents();
+    stats_.incidents = incidents_.stats();
+  }
   desired_ = autoscaler_.workers();
   plan_.workers = desired_;
   {
@@ -173,10 +182,15 @@ void AnalyzeStage::spawn_worker(uint32_t index, uint32_t workers) {
             ref.captures.push_back({d.tenant_id, d.subject, d.window_end_ns});
           }
         }
-        if (win.level == rollup_level_ && win.end_ns % kMinuteNs == 0 && options_.on_rollups) {
+        // A window that began before this worker's first slide misses the records before it.
+        const bool whole =
+            options_.partial_first_windows ||
+            win.start_ns >= ref.first_slide_start_ns + options_.windows.levels[0].slide_ns;
+        if (win.level == rollup_level_ && win.end_ns % kMinuteNs == 0 && options_.on_rollups &&
+            whole) {
           ref.rollups.push_back(analyze::summarise(win));
         }
-        if (win.level == 0 && options_.on_live_windows &&
+        if (win.level == 0 && options_.on_live_windows && whole &&
             win.end_ns % (win.end_ns - win.start_ns) == 0) {
           ref.live.push_back(analyze::summarise(win));
         }
@@ -222,8 +236,10 @@ void AnalyzeStage::worker_loop(Worker& w) {
       stopped_.insert(w.index);
     }
     handoff_ready_.notify_all();
-    w.engine->flush();
-    last.slide_end_ns = w.engine->started() ? w.engine->open_slide_end_ns() : 0;
+    if (options_.final_flush) {
+      w.engine->flush();
+      last.slide_end_ns = w.engine->started() ? w.engine->open_slide_end_ns() : 0;
+    }
   }
   last.worker = w.index;
   last.final = true;
@@ -284,6 +300,7 @@ void AnalyzeStage::on_slide(Worker& w, int64_t open_index) {
     // The first call opens the first slide: no slide closed yet, but the control thread
     // learns where this worker's stream starts (a new worker's cut must lie beyond it).
     r.opening = w.engine->stats().slides_closed == 0 && !w.opened;
+    if (r.opening) w.first_slide_start_ns = open_index * slide_ns;
     w.opened = true;
     r.slide_end_ns = r.opening ? 0 : open_index * slide_ns;
     r.open_index = open_index;
@@ -437,9 +454,11 @@ void AnalyzeStage::control_loop() {
   // Every worker has stopped: what remains closes.
   std::vector<detect::IncidentEvent> events = incidents_.observe(pending_);
   pending_.clear();
-  std::vector<detect::IncidentEvent> closed = incidents_.flush();
-  events.insert(events.end(), std::make_move_iterator(closed.begin()),
-                std::make_move_iterator(closed.end()));
+  if (options_.final_flush) {
+    std::vector<detect::IncidentEvent> closed = incidents_.flush();
+    events.insert(events.end(), std::make_move_iterator(closed.begin()),
+                  std::make_move_iterator(closed.end()));
+  }
   emit(std::move(events));
   std::lock_guard lock(mutex_);
   stats_.incidents = incidents_.stats();
@@ -543,6 +562,7 @@ void AnalyzeStage::after_slides(int64_t min_end_ns) {
   if (options_.live) stats_.lag_seconds = static_cast<double>(wall_clock_ns() - min_end_ns) * 1e-9;
   stats_.incidents = incidents_.stats();
   stats_.beacons = beacons_.stats();
+  stats_.analysed_through_ns = min_end_ns;
 }
 
 void AnalyzeStage::maybe_rescale(int64_t now_ns) {

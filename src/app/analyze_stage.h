@@ -49,6 +49,10 @@ struct AnalyzeStageStats {
   uint64_t shed_slides = 0;       ///< slides after which it tightened sampling
   /// Live: wall clock at the end of the latest slide's analysis minus the slide's end.
   double lag_seconds = 0.0;
+  /// Every worker has closed and analysed its slides up to here, and the incident events of
+  /// those slides have been handed to `on_incident_events` (0: none yet). A record that
+  /// arrived at `t` has left every first-level window once this passes `t + window`.
+  int64_t analysed_through_ns = 0;
 };
 
 /// The analysis stage of the embedded pipeline (DESIGN.md "analyze"): worker threads, each a
@@ -111,6 +115,17 @@ class AnalyzeStage {
     /// end: called on the control thread (for the store). Must not block.
     std::function<void(uint32_t tenant_id, std::span<const std::byte> state)> on_ai_state;
     uint32_t ai_checkpoint_slides = 150;
+    /// Open incidents another analyzer emitted for these tenants (cluster mode: read back
+    /// from the store when their partition moved here): later detections merge into them.
+    std::vector<detect::Incident> restored_incidents;
+    /// At the end of the stream, flush every window and close every open incident (embedded
+    /// mode). False (cluster mode, a partition moving away): stop where the data stops;
+    /// windows still open are dropped and open incidents stay open, for the next owner.
+    bool final_flush = true;
+    /// Also hand on rollups and live windows that began before the first slide this stage
+    /// saw (they miss the records before it). False in cluster mode, where a stage may start
+    /// mid-stream: a partial minute must not replace the complete one its old owner stored.
+    bool partial_first_windows = true;
     /// Called on the worker threads with every `ai_level` window's internal host vectors
     /// (`fathom train` collects them). Must be thread-safe.
     std::function<void(uint32_t tenant_id, std::span<const detect::HostSample> hosts)>
@@ -137,6 +152,10 @@ class AnalyzeStage {
   /// decision would: the change takes effect at a cut two slides ahead. For operators and
   /// tests; the autoscaler calls the same path.
   void request_workers(uint32_t workers);
+
+  /// Incidents restored from `Options::restored_incidents` (the others were refused: closed,
+  /// duplicates, or over `max_open`).
+  size_t restored_incidents() const noexcept { return restored_; }
 
   /// The worker that owns `tenant_id` among `workers` (rendezvous hashing).
   static uint32_t owner_of(uint32_t tenant_id, uint32_t workers) noexcept;
@@ -243,6 +262,7 @@ class AnalyzeStage {
   uint32_t desired_ = 1;                ///< workers asked for (requests and the autoscaler)
   std::atomic<uint32_t> requested_{0};  ///< request_workers (0: none pending)
   std::string line_;
+  size_t restored_ = 0;
   std::thread control_;
 
   mutable std::mutex mutex_;  // guards the fields below

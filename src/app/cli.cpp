@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "api/auth.h"
+#include "app/analyze_command.h"
 #include "app/config_loader.h"
 #include "app/db_command.h"
 #include "app/decode_command.h"
@@ -100,6 +101,67 @@ int run_cli(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "json"}));
   run_cmd->add_flag("-v,--verbose", run.verbose,
                     "More log detail (repeatable: -v debug, -vv trace); overrides log_level");
+
+  RunOptions collect;
+  collect.collect_only = true;
+  double collect_interval_s = 5.0;
+  CLI::App* collect_cmd = app.add_subcommand(
+      "collect",
+      "Cluster collector (docs/scaling.md): receive, decode, map to tenants, sample and "
+      "enrich like `run`, then publish every batch to Kafka (kafka.*) partitioned by tenant");
+  collect_cmd->add_option("--config", collect.config_file,
+                          "fathom.yaml to load (kafka.*, tenants, collect.*); flags override it");
+  collect_cmd->add_option("--kafka-brokers", collect.kafka_brokers,
+                          "host:port[,host:port...] of the Kafka brokers (overrides "
+                          "kafka.brokers)");
+  collect_cmd->add_option("--listen", collect.listen,
+                          "UDP endpoint HOST:PORT, [V6]:PORT or PORT (repeatable; default: "
+                          "collect.listeners)");
+  collect_cmd->add_option("--state-file", collect.state_file,
+                          "Decoder state (templates, sampling rates): loaded at start, saved at "
+                          "exit");
+  collect_cmd->add_option("--data-dir", collect.data_dir, "Overrides data_dir");
+  collect_cmd->add_option("--interval", collect_interval_s, "Seconds between summary lines")
+      ->check(CLI::Range(0.1, 3600.0));
+  collect_cmd->add_option("--replay", collect.replay,
+                          "Publish these files instead of listening (repeatable): pcap/pcapng "
+                          "captures or AWS VPC flow logs, maybe gzip; '-' is stdin");
+  collect_cmd->add_option("--speed", collect.speed,
+                          "Replay speed: 'max' (default) or a factor (1x real time, 10x, 0.5x)");
+  collect_cmd->add_option("--vpc-exporter", collect.vpc_exporter,
+                          "Exporter address given to VPC flow log records (default ::)");
+  collect_cmd->add_option("--flows", collect.flows_output,
+                          "Also write accepted flow records as JSON lines to FILE ('-' = "
+                          "stdout); overrides output.flows");
+  collect_cmd->add_option("--metrics-listen", collect.metrics_listen,
+                          "HTTP endpoint of /metrics and /healthz (HOST:PORT, or 'off')");
+  collect_cmd->add_option("--log-format", collect.log_format, "Log format: text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  collect_cmd->add_flag("-v,--verbose", collect.verbose,
+                        "More log detail (repeatable); overrides log_level");
+
+  AnalyzeCommandOptions analyze;
+  double analyze_interval_s = 5.0;
+  CLI::App* analyze_cmd = app.add_subcommand(
+      "analyze",
+      "Cluster analyzer (docs/scaling.md): a member of the Kafka consumer group kafka.group_id "
+      "that analyses the partitions it owns like `run` and stores incidents (store.*)");
+  analyze_cmd->add_option("--config", analyze.config_file,
+                          "fathom.yaml to load (kafka.*, store.*, analyze.*, tenants)");
+  analyze_cmd->add_option("--kafka-brokers", analyze.kafka_brokers,
+                          "host:port[,host:port...] of the Kafka brokers (overrides "
+                          "kafka.brokers)");
+  analyze_cmd->add_option("--store-url", analyze.store_url,
+                          "Database URL, e.g. postgresql://... (overrides store.url)");
+  analyze_cmd->add_option("--data-dir", analyze.data_dir, "Overrides data_dir (spools)");
+  analyze_cmd->add_option("--metrics-listen", analyze.metrics_listen,
+                          "HTTP endpoint of /metrics and /healthz (HOST:PORT, or 'off')");
+  analyze_cmd->add_option("--interval", analyze_interval_s, "Seconds between summary lines")
+      ->check(CLI::Range(0.1, 3600.0));
+  analyze_cmd->add_option("--log-format", analyze.log_format, "Log format: text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  analyze_cmd->add_flag("-v,--verbose", analyze.verbose,
+                        "More log detail (repeatable); overrides log_level");
 
   EvalOptions eval;
   uint64_t eval_seed = 0;
@@ -221,6 +283,14 @@ int run_cli(int argc, char** argv) {
   if (eval_cmd->parsed()) {
     if (eval_cmd->count("--seed") != 0) eval.seed = eval_seed;
     return run_eval(eval, stderr);
+  }
+  if (analyze_cmd->parsed()) {
+    analyze.interval_ms = static_cast<int64_t>(analyze_interval_s * 1000.0);
+    return run_analyze(analyze, stderr);
+  }
+  if (collect_cmd->parsed()) {
+    collect.interval_ms = static_cast<int64_t>(collect_interval_s * 1000.0);
+    return run_collector(collect, stderr);
   }
   if (run_cmd->parsed()) {
     run.interval_ms = static_cast<int64_t>(interval_s * 1000.0);

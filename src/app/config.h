@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -106,6 +107,23 @@ struct Config {
   /// Alert sinks, retries, rate limits (docs/alerting.md); the spool lives in
   /// `<data_dir>/alert-spool`.
   alert::AlertConfig alert;
+  /// The Kafka bus of cluster mode (docs/scaling.md): `fathom collect` publishes to `topic`,
+  /// `fathom analyze` consumes it as a member of `group_id`. `fathom run` ignores it.
+  struct Kafka {
+    std::string brokers;  ///< bootstrap.servers ("host:port,..."); required by the roles
+    std::string topic = "fathom.flows";
+    std::string client_id;            ///< empty: "fathom-collect" / "fathom-analyze"
+    std::string compression = "lz4";  ///< none, gzip, snappy, lz4, zstd
+    int linger_ms = 20;
+    int buffer_max_messages = 100'000;   ///< the producer's local buffer when Kafka is slow/down
+    int buffer_max_kbytes = 512 * 1024;  ///< the same, in KiB
+    int message_timeout_ms = 120'000;    ///< delivery (with retries) gives up after this
+    std::string group_id = "fathom-analyze";
+    int session_timeout_ms = 10'000;  ///< a dead analyzer's partitions move after this
+    int commit_interval_ms = 1'000;   ///< how often an analyzer commits what is stored
+    /// Further librdkafka properties (security.protocol, sasl.*, ssl.*), passed through.
+    std::map<std::string, std::string> properties;
+  } kafka;
   /// Where records go besides the in-process bus.
   struct Output {
     /// JSON lines of every accepted flow record: a path (appended to), "-" for stdout, or ""

@@ -53,6 +53,19 @@ constexpr auto kKeys = std::to_array<std::string_view>({
     "store.spool_max_mb",
     "store.prune_interval_seconds",
     "store.connect_timeout_seconds",
+    "kafka",
+    "kafka.brokers",
+    "kafka.topic",
+    "kafka.client_id",
+    "kafka.compression",
+    "kafka.linger_ms",
+    "kafka.buffer_max_messages",
+    "kafka.buffer_max_mb",
+    "kafka.message_timeout_ms",
+    "kafka.group_id",
+    "kafka.session_timeout_ms",
+    "kafka.commit_interval_ms",
+    "kafka.properties",
     "alert",
     "alert.sinks",
     "alert.sinks[].name",
@@ -444,6 +457,7 @@ void Loader::load(const YAML::Node& root, Config& config) {
   if (const YAML::Node node = child(root, "analyze", "")) load_analyze(node, config.analyze);
   if (const YAML::Node node = child(root, "api", "")) load_api(node, config.api);
   if (const YAML::Node node = child(root, "store", "")) load_store(node, config.store);
+  if (const YAML::Node node = child(root, "kafka", "")) load_kafka(node, config.kafka);
   if (const YAML::Node node = child(root, "alert", "")) load_alert(node, config.alert);
   if (const YAML::Node node = child(root, "collect", "")) load_collect(node, config.collect);
   if (const YAML::Node node = child(root, "decode", "")) load_decode(node, config.decode);

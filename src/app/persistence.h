@@ -77,6 +77,17 @@ class Persistence {
   /// Incidents' raw sampled flows (AnalyzeStage::Options::on_incident_flows), as JSON.
   void on_incident_flows(std::span<const analyze::CapturedFlow> flows);
 
+  /// A mark after everything handed to the store so far, and whether all of it is committed
+  /// to the database (store::StoreWriter::mark, durable). Without a store every mark is
+  /// durable at once.
+  uint64_t store_mark() const { return writer_ ? writer_->mark() : 0; }
+  bool store_durable(uint64_t mark) const { return !writer_ || writer_->durable(mark); }
+  /// Waits up to `timeout` until the store committed everything handed over (true without a
+  /// store).
+  bool flush_store(std::chrono::milliseconds timeout) {
+    return !writer_ || writer_->flush(timeout);
+  }
+
   /// Writes the exporters once more, waits (at most `timeout`) until the store has committed
   /// what was handed over, then stops the writer (what is left stays in its spool for the
   /// next start) and the dispatcher (undelivered alerts go to their spools). Idempotent.

@@ -133,16 +133,27 @@ bool Pipeline::open_persistence(std::string& error) {
   return persistence_ != nullptr;
 }
 
+bool analyze_options(const Config& config, AnalyzeStage::Options& options, std::string& error) {
+  options.windows = config.analyze.windows;
+  options.rules = rules_config(config);
+  options.beacon = config.analyze.beacon;
+  options.incidents = config.analyze.incidents;
+  options.incident_flow_records = config.analyze.incident_flows;
+  options.incident_flow_ns = config.analyze.incident_flow_ns;
+  options.autoscale = config.analyze.autoscale;
+  if (!load_base_model(config.analyze.ai.model, options.ai_base, error)) return false;
+  options.ai = config.analyze.ai.detector;
+  options.ai_level = config.analyze.ai.level;
+  options.ai_min_records = config.analyze.ai.min_records;
+  options.ai_checkpoint_slides = static_cast<uint32_t>(std::max<int64_t>(
+      1, config.analyze.ai.checkpoint_interval_ns / config.analyze.windows.levels[0].slide_ns));
+  return true;
+}
+
 bool Pipeline::open_analysis(const std::string& output, bool live, std::string& error,
                              AnalysisHooks hooks) {
   AnalyzeStage::Options options;
-  options.windows = config_.analyze.windows;
-  options.rules = rules_config(config_);
-  options.beacon = config_.analyze.beacon;
-  options.incidents = config_.analyze.incidents;
-  options.incident_flow_records = config_.analyze.incident_flows;
-  options.incident_flow_ns = config_.analyze.incident_flow_ns;
-  options.autoscale = config_.analyze.autoscale;
+  if (!analyze_options(config_, options, error)) return false;
   options.live = live;
   options.output = output;
   options.sampler = sampler_;
@@ -169,12 +180,6 @@ bool Pipeline::open_analysis(const std::string& output, bool live, std::string& 
     options.ai_state = p->ai_states();
   }
   options.on_host_samples = std::move(hooks.on_host_samples);
-  if (!load_base_model(config_.analyze.ai.model, options.ai_base, error)) return false;
-  options.ai = config_.analyze.ai.detector;
-  options.ai_level = config_.analyze.ai.level;
-  options.ai_min_records = config_.analyze.ai.min_records;
-  options.ai_checkpoint_slides = static_cast<uint32_t>(std::max<int64_t>(
-      1, config_.analyze.ai.checkpoint_interval_ns / config_.analyze.windows.levels[0].slide_ns));
   analysis_ =
       AnalyzeStage::start(bus_, config_.collect.queue_capacity_batches, std::move(options), error);
   analysis_output_ = !output.empty();
@@ -203,6 +208,13 @@ bool Pipeline::open_flow_output(const std::string& path, std::string& error) {
   if (path.empty()) return true;
   flow_sink_ = FlowSink::open(path, bus_, config_.collect.queue_capacity_batches, error);
   return flow_sink_ != nullptr;
+}
+
+bool Pipeline::open_kafka(const bus::KafkaProducerOptions& options, bool replay,
+                          std::string& error) {
+  kafka_sink_ =
+      KafkaSink::open(options, bus_, config_.collect.queue_capacity_batches, replay, error);
+  return kafka_sink_ != nullptr;
 }
 
 bool Pipeline::open_live(const std::vector<collect::ListenEndpoint>& endpoints,
@@ -406,6 +418,7 @@ void Pipeline::stop() {
   }
   bus_.close();
   if (flow_sink_) flow_sink_->join();
+  if (kafka_sink_) kafka_sink_->join();
   if (estimates_) estimates_->join();
   if (analysis_) analysis_->join();
   if (persistence_) persistence_->stop();
@@ -474,6 +487,107 @@ std::string Pipeline::receive_buffer_warning() const {
   return group_ ? group_->receive_buffer_warning() : std::string();
 }
 
+void fill_analysis_snapshot(const AnalyzeStageStats& a, std::span<const detect::Incident> open,
+                            bool has_ai, api::AnalysisSnapshot& o) {
+  o.records_analysed = a.engine.records_analysed;
+  o.records_late = a.engine.records_late;
+  o.records_no_tenant = a.engine.records_no_tenant;
+  o.records_bad_rate = a.engine.records_bad_rate;
+  o.records_not_counted = a.engine.records_not_counted;
+  o.records_tenant_overflow = a.engine.records_tenant_overflow;
+  o.hosts_evicted = a.engine.hosts_evicted;
+  o.hosts_rejected = a.engine.hosts_rejected;
+  o.contacts_dropped = a.engine.contacts_dropped;
+  o.slides = a.slides;
+  o.windows = a.engine.windows_closed;
+  o.overruns = a.overruns;
+  o.load_factor = a.load_factor;
+  o.shed_slides = a.shed_slides;
+  o.lag_seconds = a.lag_seconds;
+  o.memory_bytes = a.engine.memory_bytes;
+  o.utilisation = a.last_utilisation;
+  o.mean_utilisation_10m = a.mean_utilisation_10m;
+  o.workers = a.workers;
+  o.desired_workers = a.desired_workers;
+  for (size_t t = 0; t < detect::kDetectionTypeCount; ++t) {
+    o.detections.emplace_back(std::string(detect::to_string(static_cast<detect::DetectionType>(t))),
+                              a.rules.by_type[t]);
+  }
+  o.incidents_opened = a.incidents.opened;
+  o.incidents_updated = a.incidents.updated;
+  o.incidents_closed = a.incidents.closed;
+  o.incidents_dropped = a.incidents.dropped_over_capacity;
+  std::map<std::pair<uint32_t, std::string>, uint64_t> by_severity;
+  for (const detect::Incident& inc : open) {
+    ++by_severity[{inc.tenant_id,
+                   std::string(detect::to_string(detect::severity_level(inc.severity)))}];
+  }
+  for (const auto& [key, count] : by_severity)
+    o.open_by_severity.emplace_back(key.first, key.second, count);
+  o.has_ai = has_ai;
+  o.ai_windows = a.ai.windows;
+  o.ai_hosts_learning = a.ai.hosts_learning;
+  o.ai_hosts_scored = a.ai.hosts_scored;
+  o.ai_detections = a.ai.detections;
+  o.ai_detections_dropped = a.ai.detections_dropped;
+  o.ai_unconfirmed = a.ai.unconfirmed;
+  o.ai_trainings = a.ai.trainings;
+  o.ai_refreshes = a.ai.refreshes;
+  o.ai_baseline_full = a.ai.baseline_full;
+}
+
+void fill_persistence_snapshot(const PersistenceStats& p, api::CollectorSnapshot& s) {
+  if (p.has_store) {
+    s.has_store = true;
+    api::StoreSnapshot& o = s.store;
+    const store::StoreWriterStats& w = p.writer;
+    o.backend = p.backend;
+    o.database_up = w.database_up;
+    o.queued = w.queued;
+    o.written = w.written;
+    o.spooled = w.spooled;
+    o.replayed = w.replayed;
+    o.dropped_queue_full = w.dropped_queue_full;
+    o.dropped_spool_full = w.dropped_spool_full;
+    o.dropped_failed = w.dropped_failed;
+    o.dropped_corrupt = w.dropped_corrupt;
+    o.retries = w.retries;
+    o.queue_depth = w.queue_depth;
+    o.spool_pending = w.spool_pending;
+    o.prunes = p.prunes;
+    o.prune_failures = p.prune_failures;
+    o.pruned_rollups = p.pruned_rollups;
+    o.pruned_incidents = p.pruned_incidents;
+    o.state_restored = p.ai_states_loaded;
+    o.state_saved = p.ai_states_saved;
+    o.state_refused = p.ai_states_refused;
+    o.flows_saved = p.flows_saved;
+    o.flows_refused = p.flows_refused;
+    o.pruned_flows = p.pruned_flows;
+  }
+  if (p.has_alerts) {
+    s.has_alerts = true;
+    api::AlertSnapshot& o = s.alerts;
+    const alert::DispatcherStats& d = p.alerts;
+    o.events_submitted = d.events_submitted;
+    o.events_dropped_full = d.events_dropped_full;
+    o.opens = d.policy.opens;
+    o.escalations = d.policy.escalations;
+    o.closes = d.policy.closes;
+    o.summaries = d.policy.summaries;
+    o.deduplicated = d.policy.deduplicated;
+    o.rate_limited = d.policy.rate_limited;
+    o.unrouted = d.policy.unrouted;
+    o.tracked_evicted = d.policy.tracked_evicted;
+    o.journal_errors = d.policy.journal_errors;
+    for (const alert::SinkStats& k : d.sinks) {
+      o.sinks.push_back({k.name, k.submitted, k.delivered, k.retried, k.failed_permanent, k.spooled,
+                         k.replayed, k.dropped_spool_full, k.dropped_no_spool, k.rate_limited,
+                         k.deduplicated, k.corrupt_spooled, k.queued, k.spool_pending});
+    }
+  }
+}
+
 api::CollectorSnapshot Pipeline::snapshot() const {
   api::CollectorSnapshot s;
   s.start_time_ns = start_time_ns_;
@@ -507,109 +621,17 @@ api::CollectorSnapshot Pipeline::snapshot() const {
   if (analysis_) {
     s.has_analysis = true;
     const AnalyzeStageStats a = analysis_->stats();
-    api::AnalysisSnapshot& o = s.analysis;
-    o.records_analysed = a.engine.records_analysed;
-    o.records_late = a.engine.records_late;
-    o.records_no_tenant = a.engine.records_no_tenant;
-    o.records_bad_rate = a.engine.records_bad_rate;
-    o.records_not_counted = a.engine.records_not_counted;
-    o.records_tenant_overflow = a.engine.records_tenant_overflow;
-    o.hosts_evicted = a.engine.hosts_evicted;
-    o.hosts_rejected = a.engine.hosts_rejected;
-    o.contacts_dropped = a.engine.contacts_dropped;
-    o.slides = a.slides;
-    o.windows = a.engine.windows_closed;
-    o.overruns = a.overruns;
-    o.load_factor = a.load_factor;
-    o.shed_slides = a.shed_slides;
-    o.lag_seconds = a.lag_seconds;
-    o.memory_bytes = a.engine.memory_bytes;
-    o.utilisation = a.last_utilisation;
-    o.mean_utilisation_10m = a.mean_utilisation_10m;
-    o.workers = a.workers;
-    o.desired_workers = a.desired_workers;
-    for (size_t t = 0; t < detect::kDetectionTypeCount; ++t) {
-      o.detections.emplace_back(
-          std::string(detect::to_string(static_cast<detect::DetectionType>(t))),
-          a.rules.by_type[t]);
-    }
-    o.incidents_opened = a.incidents.opened;
-    o.incidents_updated = a.incidents.updated;
-    o.incidents_closed = a.incidents.closed;
-    o.incidents_dropped = a.incidents.dropped_over_capacity;
-    std::map<std::pair<uint32_t, std::string>, uint64_t> open;
-    for (const detect::Incident& inc : analysis_->open_incidents()) {
-      ++open[{inc.tenant_id, std::string(detect::to_string(detect::severity_level(inc.severity)))}];
-    }
-    for (const auto& [key, count] : open)
-      o.open_by_severity.emplace_back(key.first, key.second, count);
-    o.has_ai = config_.analyze.ai.model != "off";
-    o.ai_windows = a.ai.windows;
-    o.ai_hosts_learning = a.ai.hosts_learning;
-    o.ai_hosts_scored = a.ai.hosts_scored;
-    o.ai_detections = a.ai.detections;
-    o.ai_detections_dropped = a.ai.detections_dropped;
-    o.ai_unconfirmed = a.ai.unconfirmed;
-    o.ai_trainings = a.ai.trainings;
-    o.ai_refreshes = a.ai.refreshes;
-    o.ai_baseline_full = a.ai.baseline_full;
+    fill_analysis_snapshot(a, analysis_->open_incidents(), config_.analyze.ai.model != "off",
+                           s.analysis);
     if (analysis_output_) {
       s.outputs.push_back(
           {"incidents_jsonl", a.incident_events_written, a.write_errors, a.write_errors});
     }
   }
-  if (persistence_) {
-    const PersistenceStats p = persistence_->stats();
-    if (p.has_store) {
-      s.has_store = true;
-      api::StoreSnapshot& o = s.store;
-      const store::StoreWriterStats& w = p.writer;
-      o.backend = p.backend;
-      o.database_up = w.database_up;
-      o.queued = w.queued;
-      o.written = w.written;
-      o.spooled = w.spooled;
-      o.replayed = w.replayed;
-      o.dropped_queue_full = w.dropped_queue_full;
-      o.dropped_spool_full = w.dropped_spool_full;
-      o.dropped_failed = w.dropped_failed;
-      o.dropped_corrupt = w.dropped_corrupt;
-      o.retries = w.retries;
-      o.queue_depth = w.queue_depth;
-      o.spool_pending = w.spool_pending;
-      o.prunes = p.prunes;
-      o.prune_failures = p.prune_failures;
-      o.pruned_rollups = p.pruned_rollups;
-      o.pruned_incidents = p.pruned_incidents;
-      o.state_restored = p.ai_states_loaded;
-      o.state_saved = p.ai_states_saved;
-      o.state_refused = p.ai_states_refused;
-      o.flows_saved = p.flows_saved;
-      o.flows_refused = p.flows_refused;
-      o.pruned_flows = p.pruned_flows;
-    }
-    if (p.has_alerts) {
-      s.has_alerts = true;
-      api::AlertSnapshot& o = s.alerts;
-      const alert::DispatcherStats& d = p.alerts;
-      o.events_submitted = d.events_submitted;
-      o.events_dropped_full = d.events_dropped_full;
-      o.opens = d.policy.opens;
-      o.escalations = d.policy.escalations;
-      o.closes = d.policy.closes;
-      o.summaries = d.policy.summaries;
-      o.deduplicated = d.policy.deduplicated;
-      o.rate_limited = d.policy.rate_limited;
-      o.unrouted = d.policy.unrouted;
-      o.tracked_evicted = d.policy.tracked_evicted;
-      o.journal_errors = d.policy.journal_errors;
-      for (const alert::SinkStats& k : d.sinks) {
-        o.sinks.push_back({k.name, k.submitted, k.delivered, k.retried, k.failed_permanent,
-                           k.spooled, k.replayed, k.dropped_spool_full, k.dropped_no_spool,
-                           k.rate_limited, k.deduplicated, k.corrupt_spooled, k.queued,
-                           k.spool_pending});
-      }
-    }
+  if (persistence_) fill_persistence_snapshot(persistence_->stats(), s);
+  if (kafka_sink_) {
+    s.has_kafka_producer = true;
+    s.kafka_producer = kafka_sink_->stats();
   }
   s.config_reloads = reloads_.load(std::memory_order_relaxed);
   s.config_reload_failures = reload_failures_.load(std::memory_order_relaxed);

@@ -16,6 +16,7 @@
 #include "app/config.h"
 #include "app/estimate_stage.h"
 #include "app/flow_sink.h"
+#include "app/kafka_sink.h"
 #include "app/persistence.h"
 #include "bus/bus.h"
 #include "collect/socket_group.h"
@@ -44,6 +45,19 @@ struct ReplayStats {
   uint64_t vpc_bad_lines = 0;
 };
 
+/// The `fathom run` snapshot's store and alert sections from the persistence counters
+/// (shared with `fathom analyze`).
+void fill_persistence_snapshot(const PersistenceStats& p, api::CollectorSnapshot& s);
+/// The snapshot's analysis section from an analysis stage's counters and open incidents.
+void fill_analysis_snapshot(const AnalyzeStageStats& a, std::span<const detect::Incident> open,
+                            bool has_ai, api::AnalysisSnapshot& o);
+
+/// The analysis stage's settings from `config` (windows, rules with each tenant's thresholds,
+/// beaconing, incidents, autoscaling, the autoencoder and its base model), without hooks or
+/// output: what `fathom run` and `fathom analyze` share. False with `error` when the base
+/// model cannot be loaded.
+bool analyze_options(const Config& config, AnalyzeStage::Options& out, std::string& error);
+
 /// The autoencoders' base model named by `analyze.ai.model`: "off" (null), "builtin" (the
 /// shipped one) or a model file. False with `error` when the file is unreadable or invalid.
 bool load_base_model(const std::string& which, std::shared_ptr<const detect::Model>& out,
@@ -65,6 +79,10 @@ class Pipeline {
 
   /// Opens the flows JSON-lines output ("" = none, "-" = stdout).
   bool open_flow_output(const std::string& path, std::string& error);
+  /// `fathom collect`: publishes every batch to Kafka (KafkaSink) instead of analysing it
+  /// here. `replay`: wait for the producer's buffer instead of dropping. False with `error`
+  /// when librdkafka refuses the settings.
+  bool open_kafka(const bus::KafkaProducerOptions& options, bool replay, std::string& error);
   /// Loads every enrichment source (geo/ASN databases, intel lists, tenant networks) and
   /// starts the thread that reloads changed files. False with `error` naming the source.
   bool load_enrichment(std::string& error);
@@ -150,6 +168,7 @@ class Pipeline {
   std::atomic<uint32_t> threads_failed_{0};
   std::atomic<uint32_t> threads_running_{0};
   std::unique_ptr<FlowSink> flow_sink_;
+  std::unique_ptr<KafkaSink> kafka_sink_;
   std::unique_ptr<transform::EnrichmentLoader> enrichment_;  ///< updates enricher_
   std::unique_ptr<EstimateStage> estimates_;
   std::unique_ptr<Persistence>

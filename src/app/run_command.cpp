@@ -158,7 +158,7 @@ std::string RunSummary::line(const api::CollectorSnapshot& now, int64_t elapsed_
   }
   const uint64_t interval_datagrams = datagrams - last_datagrams_;
   const uint64_t interval_records = records - last_records_;
-  std::string line = "fathom run: packets " + std::to_string(interval_datagrams) + " (" +
+  std::string line = prefix_ + ": packets " + std::to_string(interval_datagrams) + " (" +
                      rate(interval_datagrams, elapsed_ns) + "), records " +
                      std::to_string(interval_records) + " (" + rate(interval_records, elapsed_ns) +
                      ")";
@@ -199,9 +199,17 @@ std::string RunSummary::line(const api::CollectorSnapshot& now, int64_t elapsed_
 }
 
 int run_collector(const RunOptions& options, std::FILE* err) {
+  // `fathom collect` is `fathom run` with the analysis side swapped for the Kafka producer.
+  const bool collect_only = options.collect_only;
+  const char* cmd = collect_only ? "fathom collect" : "fathom run";
   Config config;
   if (!options.config_file.empty() && !load(options.config_file, config, err)) return 1;
   if (!options.data_dir.empty()) config.data_dir = options.data_dir;
+  if (!options.kafka_brokers.empty()) config.kafka.brokers = options.kafka_brokers;
+  if (collect_only && config.kafka.brokers.empty()) {
+    std::fprintf(err, "%s: kafka.brokers is not set (in the config or --kafka-brokers)\n", cmd);
+    return 2;
+  }
 
   LogLevel level = config.log_level;
   for (int i = 0; i < options.verbose && level != LogLevel::kTrace; ++i) {
@@ -209,12 +217,12 @@ int run_collector(const RunOptions& options, std::FILE* err) {
   }
   LogFormat format = config.log_format;
   if (!options.log_format.empty() && !parse_log_format(options.log_format, format)) {
-    std::fprintf(err, "fathom run: --log-format must be text or json\n");
+    std::fprintf(err, "%s: --log-format must be text or json\n", cmd);
     return 2;
   }
   std::string error;
   if (!setup_logging(level, format, error)) {
-    std::fprintf(err, "fathom run: logging: %s\n", error.c_str());
+    std::fprintf(err, "%s: logging: %s\n", cmd, error.c_str());
     return 1;
   }
   config.log_level = level;
@@ -236,21 +244,21 @@ int run_collector(const RunOptions& options, std::FILE* err) {
   for (const std::string& text : options.listen) {
     collect::ListenEndpoint endpoint;
     if (!collect::parse_listen_endpoint(text, endpoint, error)) {
-      std::fprintf(err, "fathom run: %s\n", error.c_str());
+      std::fprintf(err, "%s: %s\n", cmd, error.c_str());
       return 2;
     }
     endpoints.push_back(endpoint);
   }
   double speed = 0.0;
   if (!parse_speed(options.speed, speed)) {
-    std::fprintf(err, "fathom run: --speed must be max or a factor such as 1x, 10x, 0.5x\n");
+    std::fprintf(err, "%s: --speed must be max or a factor such as 1x, 10x, 0.5x\n", cmd);
     return 2;
   }
   flow::IpAddress vpc_exporter;
   if (!options.vpc_exporter.empty()) {
     const auto parsed = flow::IpAddress::parse(options.vpc_exporter);
     if (!parsed) {
-      std::fprintf(err, "fathom run: --vpc-exporter: '%s' is not an IP address\n",
+      std::fprintf(err, "%s: --vpc-exporter: '%s' is not an IP address\n", cmd,
                    options.vpc_exporter.c_str());
       return 2;
     }
@@ -262,17 +270,17 @@ int run_collector(const RunOptions& options, std::FILE* err) {
     metrics_on = false;
   } else if (!options.metrics_listen.empty() &&
              !collect::parse_listen_endpoint(options.metrics_listen, metrics_endpoint, error)) {
-    std::fprintf(err, "fathom run: --metrics-listen: %s\n", error.c_str());
+    std::fprintf(err, "%s: --metrics-listen: %s\n", cmd, error.c_str());
     return 2;
   }
 
   collect::ListenEndpoint api_endpoint = config.api.listen;
-  bool api_on = config.api.enabled;
+  bool api_on = config.api.enabled && !collect_only;  // a collector serves no API
   if (options.api_listen == "off") {
     api_on = false;
   } else if (!options.api_listen.empty()) {
     if (!collect::parse_listen_endpoint(options.api_listen, api_endpoint, error)) {
-      std::fprintf(err, "fathom run: --api-listen: %s\n", error.c_str());
+      std::fprintf(err, "%s: --api-listen: %s\n", cmd, error.c_str());
       return 2;
     }
     api_on = true;
@@ -281,7 +289,7 @@ int run_collector(const RunOptions& options, std::FILE* err) {
   if (api_on) {
     api_service = ApiService::create(config, error);
     if (!api_service) {
-      std::fprintf(err, "fathom run: %s\n", error.c_str());
+      std::fprintf(err, "%s: %s\n", cmd, error.c_str());
       return 1;
     }
   }
@@ -289,7 +297,7 @@ int run_collector(const RunOptions& options, std::FILE* err) {
   // Signals are blocked before any thread starts, so only the signalfd sees them.
   const int signal_fd = open_signal_fd();
   if (signal_fd < 0) {
-    std::fprintf(err, "fathom run: cannot set up signal handling\n");
+    std::fprintf(err, "%s: cannot set up signal handling\n", cmd);
     return 1;
   }
 
@@ -298,52 +306,60 @@ int run_collector(const RunOptions& options, std::FILE* err) {
   const std::string flows_output =
       options.flows_output.empty() ? config.output.flows : options.flows_output;
   if (!pipeline.open_flow_output(flows_output, error)) {
-    std::fprintf(err, "fathom run: %s\n", error.c_str());
+    std::fprintf(err, "%s: %s\n", cmd, error.c_str());
     close(signal_fd);
     return 1;
   }
   const std::string estimates_output =
       options.estimates_output.empty() ? config.output.estimates : options.estimates_output;
   if (!pipeline.load_enrichment(error)) {
-    std::fprintf(err, "fathom run: enrichment: %s\n", error.c_str());
+    std::fprintf(err, "%s: enrichment: %s\n", cmd, error.c_str());
     close(signal_fd);
     return 1;
   }
-  if (!pipeline.open_estimates(estimates_output, !replaying, error)) {
-    std::fprintf(err, "fathom run: %s\n", error.c_str());
-    close(signal_fd);
-    return 1;
-  }
-  if (!pipeline.open_persistence(error)) {
-    std::fprintf(err, "fathom run: %s\n", error.c_str());
-    close(signal_fd);
-    return 1;
-  }
-  const std::string incidents_output =
-      options.incidents_output.empty() ? config.output.incidents : options.incidents_output;
-  Pipeline::AnalysisHooks hooks;
-  if (api_service) {
-    hooks.on_live_windows =
-        [board = api_service->board()](std::span<const analyze::TenantSummary> windows) {
-          board->add(windows);
-        };
-  }
-  if (!pipeline.open_analysis(incidents_output, !replaying, error, std::move(hooks))) {
-    std::fprintf(err, "fathom run: %s\n", error.c_str());
-    close(signal_fd);
-    return 1;
+  if (collect_only) {
+    if (!pipeline.open_kafka(producer_options(config.kafka), replaying, error)) {
+      std::fprintf(err, "%s: %s\n", cmd, error.c_str());
+      close(signal_fd);
+      return 1;
+    }
+  } else {
+    if (!pipeline.open_estimates(estimates_output, !replaying, error)) {
+      std::fprintf(err, "%s: %s\n", cmd, error.c_str());
+      close(signal_fd);
+      return 1;
+    }
+    if (!pipeline.open_persistence(error)) {
+      std::fprintf(err, "%s: %s\n", cmd, error.c_str());
+      close(signal_fd);
+      return 1;
+    }
+    const std::string incidents_output =
+        options.incidents_output.empty() ? config.output.incidents : options.incidents_output;
+    Pipeline::AnalysisHooks hooks;
+    if (api_service) {
+      hooks.on_live_windows =
+          [board = api_service->board()](std::span<const analyze::TenantSummary> windows) {
+            board->add(windows);
+          };
+    }
+    if (!pipeline.open_analysis(incidents_output, !replaying, error, std::move(hooks))) {
+      std::fprintf(err, "%s: %s\n", cmd, error.c_str());
+      close(signal_fd);
+      return 1;
+    }
   }
   if (replaying) {
     pipeline.open_replay();
   } else if (!pipeline.open_live(endpoints, error)) {
-    std::fprintf(err, "fathom run: %s\n", error.c_str());
+    std::fprintf(err, "%s: %s\n", cmd, error.c_str());
     close(signal_fd);
     return 1;
   }
   const std::string& state_file =
       options.state_file.empty() ? config.collect.state_file : options.state_file;
   if (!state_file.empty() && !pipeline.load_state(state_file, error)) {
-    std::fprintf(err, "fathom run: state file: %s\n", error.c_str());
+    std::fprintf(err, "%s: state file: %s\n", cmd, error.c_str());
     close(signal_fd);
     return 1;
   }
@@ -353,7 +369,7 @@ int run_collector(const RunOptions& options, std::FILE* err) {
   if (metrics_on) {
     if (!http.start(metrics_endpoint.host.empty() ? "::" : metrics_endpoint.host,
                     metrics_endpoint.port, error)) {
-      std::fprintf(err, "fathom run: metrics: %s\n", error.c_str());
+      std::fprintf(err, "%s: metrics: %s\n", cmd, error.c_str());
       close(signal_fd);
       return 1;
     }
@@ -361,17 +377,17 @@ int run_collector(const RunOptions& options, std::FILE* err) {
 
   if (api_service) {
     if (!api_service->start(api_endpoint, pipeline, error)) {
-      std::fprintf(err, "fathom run: api: %s\n", error.c_str());
+      std::fprintf(err, "%s: api: %s\n", cmd, error.c_str());
       http.stop();
       close(signal_fd);
       return 1;
     }
     if (!api_service->bootstrap_token().empty()) {
-      std::fprintf(err, "fathom run: dashboard at %s#token=%s (admin token kept in %s/api-token)\n",
+      std::fprintf(err, "%s: dashboard at %s#token=%s (admin token kept in %s/api-token)\n", cmd,
                    api_service->url().c_str(), api_service->bootstrap_token().c_str(),
                    config.data_dir.c_str());
     } else {
-      std::fprintf(err, "fathom run: dashboard at %s (log in with an api.tokens token)\n",
+      std::fprintf(err, "%s: dashboard at %s (log in with an api.tokens token)\n", cmd,
                    api_service->url().c_str());
     }
   }
@@ -382,7 +398,7 @@ int run_collector(const RunOptions& options, std::FILE* err) {
   int rc = 0;
   std::atomic<bool> replay_failed{false};
   if (replaying) {
-    std::fprintf(err, "fathom run: replaying %zu file(s)%s\n", options.replay.size(),
+    std::fprintf(err, "%s: replaying %zu file(s)%s\n", cmd, options.replay.size(),
                  metrics_on ? ("; metrics on port " + std::to_string(http.port())).c_str() : "");
     replay_thread = std::thread([&] {
       for (const std::string& path : options.replay) {
@@ -402,9 +418,9 @@ int run_collector(const RunOptions& options, std::FILE* err) {
     std::string ports;
     for (uint16_t port : pipeline.local_ports()) ports += " " + std::to_string(port);
     std::fprintf(err,
-                 "fathom run: listening on UDP ports%s with %zu receive thread(s)%s; Ctrl-C "
+                 "%s: listening on UDP ports%s with %zu receive thread(s)%s; Ctrl-C "
                  "to stop\n",
-                 ports.c_str(), pipeline.worker_count(),
+                 cmd, ports.c_str(), pipeline.worker_count(),
                  metrics_on ? ("; metrics on port " + std::to_string(http.port())).c_str() : "");
     if (const std::string warning = pipeline.receive_buffer_warning(); !warning.empty()) {
       log->warn("{}", warning);
@@ -413,7 +429,7 @@ int run_collector(const RunOptions& options, std::FILE* err) {
   }
   std::fflush(err);
 
-  RunSummary summary;
+  RunSummary summary(cmd);
   int64_t interval_start = monotonic_ns();
   bool stop = false;
   while (!stop) {
@@ -487,27 +503,37 @@ int run_collector(const RunOptions& options, std::FILE* err) {
     rejected += w.records_rejected;
   }
   std::fprintf(err,
-               "fathom run: stopping after %" PRIu64 " packets, %" PRIu64
-               " records (accepted %" PRIu64 ", rejected %" PRIu64 ")\n",
-               summary.total_datagrams(), summary.total_records(), accepted, rejected);
+               "%s: stopping after %" PRIu64 " packets, %" PRIu64 " records (accepted %" PRIu64
+               ", rejected %" PRIu64 ")\n",
+               cmd, summary.total_datagrams(), summary.total_records(), accepted, rejected);
   for (const TenantRunEstimate& t : pipeline.estimate_totals()) {
     std::fprintf(err, "%s\n", estimate_line(t, last.tenants).c_str());
   }
   if (const AnalyzeStage* analysis = pipeline.analysis()) {
     const AnalyzeStageStats a = analysis->stats();
     std::fprintf(err,
-                 "fathom run: analysis: %llu records, %llu slides (%llu overran), %llu detections; "
+                 "%s: analysis: %llu records, %llu slides (%llu overran), %llu detections; "
                  "incidents opened %llu, closed %llu\n",
-                 static_cast<unsigned long long>(a.engine.records_analysed),
+                 cmd, static_cast<unsigned long long>(a.engine.records_analysed),
                  static_cast<unsigned long long>(a.slides),
                  static_cast<unsigned long long>(a.overruns),
                  static_cast<unsigned long long>(a.rules.detections),
                  static_cast<unsigned long long>(a.incidents.opened),
                  static_cast<unsigned long long>(a.incidents.closed));
   }
+  if (last.has_kafka_producer) {
+    const bus::KafkaProducerStats& k = last.kafka_producer;
+    std::fprintf(err,
+                 "%s: kafka: %" PRIu64 " records offered, %" PRIu64 " delivered, %" PRIu64
+                 " failed, %" PRIu64 " dropped (buffer full), %" PRIu64
+                 " dropped (refused), %" PRIu64 " purged at exit\n",
+                 cmd, k.records_offered, k.records_delivered, k.records_failed,
+                 k.records_dropped_full, k.records_dropped_error, k.records_purged);
+    if (!k.last_error.empty()) log->warn("kafka: last error: {}", k.last_error);
+  }
   if (!state_file.empty()) {
     if (!pipeline.save_state(state_file, error)) {
-      std::fprintf(err, "fathom run: state file: %s\n", error.c_str());
+      std::fprintf(err, "%s: state file: %s\n", cmd, error.c_str());
       rc = 1;
     } else {
       log->info("decoder state saved to {}", state_file);

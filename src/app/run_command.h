@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "api/collector_metrics.h"
@@ -29,6 +30,10 @@ struct RunOptions {
   std::string api_listen;        ///< overrides `api.listen` ("off" disables the API)
   int verbose = 0;               ///< each -v lowers the log level one step
   std::string log_format;        ///< overrides `log_format` when not empty
+  /// `fathom collect`: publish to Kafka (`kafka.*`) instead of analysing here; no estimates,
+  /// store or API.
+  bool collect_only = false;
+  std::string kafka_brokers;  ///< overrides `kafka.brokers` when not empty
 };
 
 /// The periodic summary line of `fathom run`, from two successive snapshots: packets and
@@ -36,6 +41,8 @@ struct RunOptions {
 /// decoder reason counted since start by name. Kept stable: tools/gen/run_demo parses it.
 class RunSummary {
  public:
+  /// `prefix` starts every line ("fathom run", "fathom collect").
+  explicit RunSummary(std::string prefix = "fathom run") : prefix_(std::move(prefix)) {}
   /// "fathom run: packets N (R/s), records M (R/s); netflow_v9=…; exporters K; accepted A,
   /// rejected J; errors since start: none|reason=count …"
   std::string line(const api::CollectorSnapshot& now, int64_t elapsed_ns);
@@ -46,16 +53,17 @@ class RunSummary {
   uint64_t last_datagrams_ = 0;
   uint64_t last_records_ = 0;
   std::array<uint64_t, 4> last_by_protocol_{};
+  std::string prefix_;
 };
 
-/// Runs `fathom run`: loads the config, sets up logging, opens the metrics endpoint, binds
-/// the UDP endpoints (or replays files), and collects until SIGINT/SIGTERM (or the end of the
-/// files): every record goes through decode and tenant mapping onto the in-process bus, and
-/// to the flows output if one is configured. SIGHUP reloads the config file (tenants, policy,
-/// log level) without closing sockets. On exit, queues are drained and decoder state saved.
-/// Prints a summary line to `err` every interval and a last one at exit. Returns 0 on a clean
-/// exit, 1 when the config is invalid, a socket or file cannot be opened, or the state file
-/// cannot be loaded/saved; 2 on bad flags.
+/// Runs `fathom run` (or, with `collect_only`, `fathom collect`): loads the config, sets up
+/// logging, opens the metrics endpoint, binds the UDP endpoints (or replays files), and collects
+/// until SIGINT/SIGTERM (or the end of the files): every record goes through decode and tenant
+/// mapping onto the in-process bus, and to the flows output if one is configured. SIGHUP reloads
+/// the config file (tenants, policy, log level) without closing sockets. On exit, queues are
+/// drained and decoder state saved. Prints a summary line to `err` every interval and a last one at
+/// exit. Returns 0 on a clean exit, 1 when the config is invalid, a socket or file cannot be
+/// opened, or the state file cannot be loaded/saved; 2 on bad flags.
 int run_collector(const RunOptions& options, std::FILE* err);
 
 }  // namespace fathom::app

@@ -228,6 +228,25 @@ std::vector<IncidentEvent> IncidentTracker::flush() {
   return events;
 }
 
+bool IncidentTracker::restore(Incident incident) {
+  if (incident.state != IncidentState::kOpen) return false;
+  const Key key{incident.tenant_id, incident.type, incident.subject};
+  if (open_.count(key) != 0) return false;
+  if (open_.size() >= config_.max_open) {
+    ++stats_.dropped_over_capacity;
+    return false;
+  }
+  Tracked tracked{std::move(incident)};
+  // As if this tracker had emitted its latest version: the next update is due on the same
+  // conditions as at the previous owner.
+  tracked.emitted_level = severity_level(tracked.incident.severity);
+  tracked.emitted_peak = tracked.incident.peak_severity;
+  tracked.emitted_last_seen_ns = tracked.incident.last_seen_ns;
+  open_.emplace(key, std::move(tracked));
+  stats_.open_now = open_.size();
+  return true;
+}
+
 std::vector<Incident> IncidentTracker::open_incidents() const {
   std::vector<Incident> out;
   out.reserve(open_.size());

@@ -115,6 +115,13 @@ class IncidentTracker {
   std::vector<IncidentEvent> advance(int64_t now_ns);
   /// Closes every open incident (shutdown, end of a replay); events in the order of `observe`.
   std::vector<IncidentEvent> flush();
+  /// Takes over an open incident that another tracker emitted (cluster mode: the tenant's
+  /// Kafka partition moved to this analyzer, which read it back from the store). Later
+  /// detections of its (tenant, type, subject) merge into it, so its id stays and its
+  /// versions go on from `incident.version`; it closes like any other. Emits nothing. False,
+  /// changing nothing, when the incident is not open, one of its key is open here already, or
+  /// `max_open` is reached (counted as dropped).
+  bool restore(Incident incident);
 
   /// Open incidents, sorted by (tenant, start, id): the read-only snapshot for the API.
   std::vector<Incident> open_incidents() const;

@@ -86,6 +86,7 @@ bool StoreWriter::admit(size_t items) {
     return false;
   }
   queued_items_ += items;
+  accepted_total_ += items;
   queued_.fetch_add(items, std::memory_order_relaxed);
   if (queued_items_ >= options_.max_batch) wake_.notify_one();
   return true;
@@ -143,6 +144,16 @@ bool StoreWriter::flush(std::chrono::milliseconds timeout) {
   });
 }
 
+uint64_t StoreWriter::mark() const {
+  std::lock_guard lock(mu_);
+  return accepted_total_;
+}
+
+bool StoreWriter::durable(uint64_t mark) const {
+  std::lock_guard lock(mu_);
+  return resolved_through_ >= mark;
+}
+
 void StoreWriter::stop() {
   {
     std::lock_guard lock(mu_);
@@ -179,6 +190,7 @@ void StoreWriter::run() {
 bool StoreWriter::step() {
   Queue taken;
   bool stopping = false;
+  uint64_t taken_through = 0;  // every item accepted before it is in `taken` or earlier
   {
     std::unique_lock lock(mu_);
     auto wake_at = Clock::now() + options_.flush_interval;
@@ -196,6 +208,7 @@ bool StoreWriter::step() {
       std::swap(taken, *queue_);
       inflight_items_ = queued_items_;
       queued_items_ = 0;
+      taken_through = accepted_total_;
     }
   }
 
@@ -236,9 +249,12 @@ bool StoreWriter::step() {
     held_.clear();
   }
   held_empty_.store(held_.empty());
+  const bool settled = held_.empty() && (spool_ == nullptr || spool_->empty());
   {
     std::lock_guard lock(mu_);
     inflight_items_ = 0;
+    // Nothing waits in memory or on disk: everything taken so far is committed or counted.
+    if (settled && taken_through > resolved_through_) resolved_through_ = taken_through;
   }
   settled_.notify_all();
   return !stopping;

@@ -88,6 +88,13 @@ class StoreWriter {
   /// Waits until everything submitted before the call is committed to the database (the
   /// queue and the spool are empty), or `timeout` passes: false then (database down).
   bool flush(std::chrono::milliseconds timeout);
+  /// A mark after every item accepted so far (the count of items accepted). Never blocks.
+  uint64_t mark() const;
+  /// True once every item accepted before `mark()` returned `mark` is resolved: committed to
+  /// the database, or dropped and counted (refused as not retryable, spool over budget). An
+  /// item waiting in the spool is not resolved. For callers that must know their results
+  /// are stored before they acknowledge their input (the analyzer's Kafka offsets).
+  bool durable(uint64_t mark) const;
   /// Writes what is queued (one attempt; to the spool when that fails), then joins the
   /// thread. What is left in the spool is replayed by the next writer on the same directory.
   /// Idempotent.
@@ -126,6 +133,8 @@ class StoreWriter {
   std::unique_ptr<Queue> queue_;     ///< guarded by mu_
   size_t queued_items_ = 0;          ///< guarded by mu_
   size_t inflight_items_ = 0;        ///< guarded by mu_: taken, not yet resolved
+  uint64_t accepted_total_ = 0;      ///< guarded by mu_: items ever accepted (mark())
+  uint64_t resolved_through_ = 0;    ///< guarded by mu_: every item before this is resolved
   std::vector<WriteBatch> held_;     ///< writer thread: failed batches kept when no spool
   bool stopping_ = false;            ///< guarded by mu_
   bool flush_requested_ = false;     ///< guarded by mu_

@@ -144,6 +144,9 @@ TEST(CollectorMetrics, DocumentationListsExactlyTheExposedFamilies) {
   s.has_alerts = true;
   s.alerts.sinks.push_back({});
   s.alerts.sinks.back().name = "siem";
+  s.has_kafka_producer = true;
+  s.has_kafka_consumer = true;
+  s.kafka_consumer.corrupt_by_reason[1] = 1;
   MetricsText text;
   append_collector_metrics(s, text);
   const std::set<std::string> exposed = families_of(text.str());

@@ -184,3 +184,98 @@ TEST(AnalyzeStage, RebalancingMidStreamGivesTheIncidentsOfOneWorker) {
 
 }  // namespace
 }  // namespace fathom::app
+
+namespace fathom::app {
+namespace {
+
+/// What one stage emitted over seconds [first, last) of the stream (each second's traffic
+/// drawn from its own seed, so a second read twice is the same second).
+struct Part {
+  std::vector<detect::IncidentEvent> events;
+  std::vector<detect::Incident> left_open;
+  std::vector<analyze::TenantSummary> rollups;
+  AnalyzeStageStats stats;
+  size_t restored = 0;
+};
+
+Part run_part(int first, int last, bool final_flush, std::vector<detect::Incident> restored) {
+  bus::Bus bus;
+  AnalyzeStage::Options options;
+  options.live = false;
+  options.final_flush = final_flush;
+  options.partial_first_windows = final_flush;
+  options.restored_incidents = std::move(restored);
+  Part out;
+  options.on_incident_events = [&out](std::span<const detect::IncidentEvent> events) {
+    out.events.insert(out.events.end(), events.begin(), events.end());
+  };
+  options.on_rollups = [&out](std::span<const analyze::TenantSummary> rollups) {
+    out.rollups.insert(out.rollups.end(), rollups.begin(), rollups.end());
+  };
+  std::string error;
+  std::unique_ptr<AnalyzeStage> stage = AnalyzeStage::start(bus, 64, options, error);
+  EXPECT_NE(stage, nullptr) << error;
+  if (!stage) return out;
+  out.restored = stage->restored_incidents();
+  for (int s = first; s < last; ++s) {
+    std::mt19937_64 rng(1000 + s);
+    second_of_traffic(bus, rng, s);
+  }
+  bus.close();
+  stage->join();
+  out.stats = stage->stats();
+  out.left_open = stage->open_incidents();
+  return out;
+}
+
+std::set<std::string> opened_ids(const std::vector<detect::IncidentEvent>& events) {
+  std::set<std::string> ids;
+  for (const detect::IncidentEvent& e : events) {
+    if (e.kind == detect::IncidentEventKind::kOpen) ids.insert(e.incident.id);
+  }
+  return ids;
+}
+
+// Cluster mode: a partition's tenants move to another analyzer, which reads again from the
+// last commit (10 s back here) with fresh windows and the incidents the first one left open.
+TEST(AnalyzeStage, AStageTakingOverMidStreamContinuesTheOpenIncidents) {
+  const Part whole = run_part(0, kSeconds, true, {});
+  const std::set<std::string> all = opened_ids(whole.events);
+  ASSERT_EQ(all.size(), kTenants) << "one SYN flood incident per tenant";
+
+  const Part before = run_part(0, 100, false, {});
+  // Without a final flush nothing is closed at the end: floods running at 100 s stay open.
+  size_t closed = 0;
+  for (const detect::IncidentEvent& e : before.events) {
+    closed += e.kind == detect::IncidentEventKind::kClose ? 1 : 0;
+  }
+  EXPECT_EQ(closed + before.left_open.size(), opened_ids(before.events).size());
+  EXPECT_GE(before.left_open.size(), 2u);  // tenants 3 and 4 flood across 100 s
+  EXPECT_GT(before.stats.analysed_through_ns, kT0 + 90 * kS);
+  EXPECT_LE(before.stats.analysed_through_ns, kT0 + 100 * kS);
+
+  const Part after = run_part(90, kSeconds, false, before.left_open);
+  EXPECT_EQ(after.restored, before.left_open.size());
+  // The continuing floods merged into the incidents already open: no second id for them.
+  std::set<std::string> ids = opened_ids(before.events);
+  const std::set<std::string> later = opened_ids(after.events);
+  for (const detect::Incident& inc : before.left_open) EXPECT_EQ(later.count(inc.id), 0u);
+  ids.insert(later.begin(), later.end());
+  EXPECT_EQ(ids, all);
+  for (const detect::Incident& inc : before.left_open) {
+    bool updated_or_closed = false;
+    for (const detect::IncidentEvent& e : after.events) {
+      if (e.incident.id == inc.id) {
+        EXPECT_GT(e.incident.version, inc.version);
+        updated_or_closed = true;
+      }
+    }
+    EXPECT_TRUE(updated_or_closed) << inc.id;
+  }
+  // Rollups only of minutes the taking-over stage saw whole (its first slide starts at 90 s).
+  for (const analyze::TenantSummary& r : after.rollups) EXPECT_GE(r.start_ns, kT0 + 92 * kS);
+  EXPECT_FALSE(after.rollups.empty());
+}
+
+}  // namespace
+}  // namespace fathom::app

@@ -58,6 +58,13 @@ TEST(ConfigLoader, EmptyFileGivesTheDefaults) {
     EXPECT_EQ(c.log_format, LogFormat::kText);
     EXPECT_EQ(c.output.flows, "");
     EXPECT_EQ(c.collect.state_file, "");
+    EXPECT_EQ(c.kafka.brokers, "");
+    EXPECT_EQ(c.kafka.topic, "fathom.flows");
+    EXPECT_EQ(c.kafka.compression, "lz4");
+    EXPECT_EQ(c.kafka.group_id, "fathom-analyze");
+    EXPECT_EQ(c.kafka.buffer_max_messages, 100'000);
+    EXPECT_EQ(c.kafka.commit_interval_ms, 1'000);
+    EXPECT_TRUE(c.kafka.properties.empty());
     EXPECT_EQ(c.decode.max_exporters, 4096u);
     EXPECT_EQ(c.decode.max_templates_per_exporter, 1024u);
     EXPECT_EQ(c.decode.max_pending_bytes_per_exporter, 256u * 1024);
@@ -138,6 +145,19 @@ store:
   spool_max_mb: 64
   prune_interval_seconds: 600
   connect_timeout_seconds: 3
+kafka:
+  brokers: "kafka-1:9092,kafka-2:9092"
+  topic: acme.flows
+  client_id: collector-7
+  compression: zstd
+  linger_ms: 50
+  buffer_max_messages: 5000
+  buffer_max_mb: 64
+  message_timeout_ms: 30000
+  group_id: analyzers-eu
+  session_timeout_ms: 6000
+  commit_interval_ms: 250
+  properties: {security.protocol: SASL_SSL, sasl.mechanism: SCRAM-SHA-512}
 alert:
   sinks:
     - name: siem
@@ -308,6 +328,20 @@ TEST(ConfigLoader, FullFileSetsEveryField) {
   EXPECT_EQ(c.store.spool_max_bytes, 64ull << 20);
   EXPECT_EQ(c.store.prune_interval_ns, 600'000'000'000);
   EXPECT_EQ(c.store.options.connect_timeout_s, 3);
+  EXPECT_EQ(c.kafka.brokers, "kafka-1:9092,kafka-2:9092");
+  EXPECT_EQ(c.kafka.topic, "acme.flows");
+  EXPECT_EQ(c.kafka.client_id, "collector-7");
+  EXPECT_EQ(c.kafka.compression, "zstd");
+  EXPECT_EQ(c.kafka.linger_ms, 50);
+  EXPECT_EQ(c.kafka.buffer_max_messages, 5000);
+  EXPECT_EQ(c.kafka.buffer_max_kbytes, 64 * 1024);
+  EXPECT_EQ(c.kafka.message_timeout_ms, 30000);
+  EXPECT_EQ(c.kafka.group_id, "analyzers-eu");
+  EXPECT_EQ(c.kafka.session_timeout_ms, 6000);
+  EXPECT_EQ(c.kafka.commit_interval_ms, 250);
+  EXPECT_EQ(c.kafka.properties,
+            (std::map<std::string, std::string>{{"security.protocol", "SASL_SSL"},
+                                                {"sasl.mechanism", "SCRAM-SHA-512"}}));
   ASSERT_EQ(c.alert.sinks.size(), 3u);
   const alert::SinkConfig& siem = c.alert.sinks[0];
   EXPECT_EQ(siem.name, "siem");
@@ -428,7 +462,8 @@ void collect_key_paths(const YAML::Node& node, const std::string& path,
     for (const auto& pair : node) {
       const std::string key = path.empty() ? pair.first.Scalar() : path + "." + pair.first.Scalar();
       out.insert(key);
-      if (pair.first.Scalar() != "thresholds" && pair.first.Scalar() != "headers") {
+      if (pair.first.Scalar() != "thresholds" && pair.first.Scalar() != "headers" &&
+          pair.first.Scalar() != "properties") {
         collect_key_paths(pair.second, key, out);
       }
     }
@@ -520,9 +555,17 @@ const RejectCase kRejectCases[] = {
      "tenants:\n  - id: 1\n    name: a\n    internal_networks: [10.1.2.3/16]\n",
      "fathom.yaml:4:25: tenants[0].internal_networks[0]: '10.1.2.3/16' has bits set beyond its "
      "prefix length (did you mean '10.1.0.0/16'?)"},
+    {"KafkaBadCompression", "kafka:\n  compression: brotli\n",
+     "fathom.yaml:2:16: kafka.compression: 'brotli' is not one of none, gzip, snappy, lz4, "
+     "zstd"},
+    {"KafkaReservedProperty", "kafka:\n  properties: {enable.auto.commit: \"true\"}\n",
+     "fathom.yaml:2:16: kafka.properties.enable.auto.commit: is set by Fathom (use the kafka "
+     "keys; idempotence and explicit commits are not optional)"},
+    {"KafkaLingerOutOfRange", "kafka:\n  linger_ms: 70000\n",
+     "fathom.yaml:2:14: kafka.linger_ms: 70000 is out of range 0..60000"},
     {"UnknownTopLevelKey", "data_dir: /x\ntenant: []\n",
      "fathom.yaml:2:1: tenant: unknown key (known here: data_dir, log_level, log_format, "
-     "metrics_listen, api, output, store, alert, analyze, estimate, "
+     "metrics_listen, api, output, store, kafka, alert, analyze, estimate, "
      "collect, decode, transform, tenants)"},
     {"UnknownNestedKey", "collect:\n  receive_threads: 2\n  listner: [\"0.0.0.0:2055\"]\n",
      "fathom.yaml:3:3: collect.listner: unknown key (known here: listeners, receive_threads, "

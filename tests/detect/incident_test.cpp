@@ -437,3 +437,57 @@ TEST(IncidentTracker, ASlowDetectorKeepsItsIncidentOpenForTwoOfItsIntervals) {
 
 }  // namespace
 }  // namespace fathom::detect
+
+namespace fathom::detect {
+namespace {
+
+// Cluster mode: an analyzer that takes over a tenant restores its open incidents from the
+// store, so a detection of the continuing attack merges into the same id.
+TEST(IncidentTracker, RestoredIncidentKeepsItsIdAndVersionsGoOn) {
+  IncidentTracker first(config());
+  auto events = observe(first, det(0, 10, 50));
+  events = observe(first, det(10, 20, 80));  // severity level changes: update, version 2
+  ASSERT_EQ(events.size(), 1u);
+  const Incident moved = events[0].incident;
+  ASSERT_EQ(moved.version, 2u);
+
+  IncidentTracker next(config());
+  EXPECT_TRUE(next.restore(moved));
+  EXPECT_FALSE(next.restore(moved));  // its key is open here already
+  Incident closed = moved;
+  closed.state = IncidentState::kClosed;
+  closed.subject = kOther;
+  EXPECT_FALSE(next.restore(closed));  // only open incidents move
+  ASSERT_EQ(next.open_incidents().size(), 1u);
+  EXPECT_EQ(next.stats().opened, 0u);  // restoring emits nothing and opens nothing
+
+  // Same level, no peak step, within the refresh interval: no event, merged silently.
+  EXPECT_TRUE(observe(next, det(20, 30, 82)).empty());
+  events = observe(next, det(30, 40, 95));  // critical now: an update of the same incident
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, IncidentEventKind::kUpdate);
+  EXPECT_EQ(events[0].incident.id, moved.id);
+  EXPECT_EQ(events[0].incident.version, 3u);
+  EXPECT_EQ(events[0].incident.detections, moved.detections + 2);
+  EXPECT_EQ(events[0].incident.start_ns, 0);
+  events = next.advance(40 * kSecond + 60 * kSecond);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, IncidentEventKind::kClose);
+  EXPECT_EQ(events[0].incident.id, moved.id);
+  EXPECT_EQ(events[0].incident.version, 4u);
+}
+
+TEST(IncidentTracker, RestoreRespectsMaxOpen) {
+  IncidentConfig c = config();
+  c.max_open = 1;
+  IncidentTracker tracker(c);
+  observe(tracker, det(0, 10, 50));
+  IncidentTracker other(config());
+  const Incident inc =
+      observe(other, det(0, 10, 50, 1, DetectionType::kSynFlood, kOther))[0].incident;
+  EXPECT_FALSE(tracker.restore(inc));
+  EXPECT_EQ(tracker.stats().dropped_over_capacity, 1u);
+}
+
+}  // namespace
+}  // namespace fathom::detect

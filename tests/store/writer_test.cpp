@@ -137,6 +137,36 @@ TEST(StoreWriter, SpoolsWhileTheDatabaseIsUnreachableAndReplaysInOrder) {
   EXPECT_EQ(*db->get_state(1, "k").value, "5");
 }
 
+TEST(StoreWriter, DurableMarksTurnTrueOnlyOnceCommitted) {
+  const testing::ScopedDir dir("writer-mark");
+  StoreOptions store;
+  store.url = (dir / "later" / "fathom.db").string();  // unreachable until the directory exists
+  StoreWriterOptions options = fast_options();
+  options.spool_directory = (dir / "spool").string();
+  std::string error;
+  auto writer = StoreWriter::start(store, options, error);
+  ASSERT_NE(writer, nullptr) << error;
+  EXPECT_EQ(writer->mark(), 0u);
+  EXPECT_TRUE(writer->durable(0));  // nothing accepted: nothing to wait for
+  const auto events = stream(10, 1);
+  ASSERT_TRUE(writer->submit_incidents(events));
+  const uint64_t first = writer->mark();
+  EXPECT_EQ(first, events.size());
+  // Spooled while the database is away is not durable: the spool is this node's disk.
+  EXPECT_FALSE(writer->flush(milliseconds(300)));
+  EXPECT_GT(writer->stats().spooled, 0u);
+  EXPECT_FALSE(writer->durable(first));
+  ASSERT_TRUE(writer->submit_state({1, "k", "v", 1}));
+  const uint64_t second = writer->mark();
+  EXPECT_EQ(second, first + 1);
+  std::filesystem::create_directories(dir / "later");
+  ASSERT_TRUE(writer->flush(seconds(30))) << writer->stats().last_error;
+  EXPECT_TRUE(writer->durable(first));
+  EXPECT_TRUE(writer->durable(second));
+  EXPECT_FALSE(writer->durable(second + 1));  // a mark never handed out
+  writer->stop();
+}
+
 // The spool's disk budget, full while the database is away: what does not fit is dropped and
 // counted, nothing crashes, and what did fit is replayed once the database is back.
 TEST(StoreWriter, AFullSpoolDropsAndCountsAndKeepsWhatFits) {

@@ -86,6 +86,7 @@ class Loader {
   void load_estimate(const YAML::Node& node, Config::Estimate& out);
   void load_analyze(const YAML::Node& node, Config::Analyze& out);
   void load_store(const YAML::Node& node, Config::Store& out);
+  void load_kafka(const YAML::Node& node, Config::Kafka& out);
   void load_api(const YAML::Node& node, Config::Api& out);
   void load_alert(const YAML::Node& node, alert::AlertConfig& out);
   void load_alert_sink(const YAML::Node& node, const std::string& path, alert::SinkConfig& out);
