@@ -116,6 +116,7 @@ struct AlertSinkSnapshot {
   uint64_t corrupt_spooled = 0;
   uint64_t queued = 0;
   uint64_t spool_pending = 0;
+  uint64_t client_errors = 0;  ///< errors the sink's client reported (Kafka: librdkafka's)
 };
 
 /// The alert dispatcher's figures.

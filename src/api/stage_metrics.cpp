@@ -355,6 +355,12 @@ void append_persistence_metrics(const CollectorSnapshot& s, MetricsText& out) {
         kCounter);
     auto& retries = out.family("fathom_alert_sink_retries_total",
                                "Delivery attempts after a retryable failure.", kCounter);
+    auto& client_errors =
+        out.family("fathom_alert_sink_client_errors_total",
+                   "Errors a sink's client reported outside a delivery's result (kafka: "
+                   "librdkafka's error callback, e.g. brokers unreachable, and late delivery "
+                   "reports); 0 for the other kinds.",
+                   kCounter);
     auto& pending =
         out.family("fathom_alert_sink_pending",
                    "Alerts waiting per sink: in memory (queue), in the disk spool.", kGauge);
@@ -371,6 +377,7 @@ void append_persistence_metrics(const CollectorSnapshot& s, MetricsText& out) {
       add("dropped_no_spool", k.dropped_no_spool);
       add("corrupt", k.corrupt_spooled);
       retries.sample({{"sink", k.name}}, k.retried);
+      client_errors.sample({{"sink", k.name}}, k.client_errors);
       pending.sample({{"sink", k.name}, {"where", "queue"}}, k.queued);
       pending.sample({{"sink", k.name}, {"where", "spool"}}, k.spool_pending);
     }

@@ -599,7 +599,7 @@ api::CollectorSnapshot Pipeline::snapshot() const {
         o.sinks.push_back({k.name, k.submitted, k.delivered, k.retried, k.failed_permanent,
                            k.spooled, k.replayed, k.dropped_spool_full, k.dropped_no_spool,
                            k.rate_limited, k.deduplicated, k.corrupt_spooled, k.queued,
-                           k.spool_pending});
+                           k.spool_pending, k.client_errors});
       }
     }
   }
