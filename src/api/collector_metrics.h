@@ -98,6 +98,14 @@ struct StoreSnapshot {
   uint64_t state_restored = 0;  ///< tenants' detector states read at start
   uint64_t state_saved = 0;
   uint64_t state_refused = 0;
+  /// Decoder state rows (app/decoder_state.h): restored at start, skipped as older than the
+  /// decoder's, corrupt, no room; saved (handed to the writer), refused (writer queue full).
+  uint64_t decoder_restored = 0;
+  uint64_t decoder_older = 0;
+  uint64_t decoder_corrupt = 0;
+  uint64_t decoder_no_room = 0;
+  uint64_t decoder_saved = 0;
+  uint64_t decoder_refused = 0;
 };
 
 /// One alert sink's figures.

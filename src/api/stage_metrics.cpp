@@ -320,6 +320,18 @@ void append_persistence_metrics(const CollectorSnapshot& s, MetricsText& out) {
         .sample({{"event", "restored"}}, st.state_restored)
         .sample({{"event", "saved"}}, st.state_saved)
         .sample({{"event", "refused"}}, st.state_refused);
+    out.family("fathom_store_decoder_state_total",
+               "Decoder state rows (templates and sampling rates per exporter and observation "
+               "domain): restored at start, older (the decoder held a later change), corrupt "
+               "(ignored), no_room (exporter table full), saved (handed to the writer), refused "
+               "(writer queue full; retried).",
+               kCounter)
+        .sample({{"event", "restored"}}, st.decoder_restored)
+        .sample({{"event", "older"}}, st.decoder_older)
+        .sample({{"event", "corrupt"}}, st.decoder_corrupt)
+        .sample({{"event", "no_room"}}, st.decoder_no_room)
+        .sample({{"event", "saved"}}, st.decoder_saved)
+        .sample({{"event", "refused"}}, st.decoder_refused);
   }
   if (s.has_alerts) {
     const AlertSnapshot& a = s.alerts;

@@ -73,8 +73,8 @@ std::unique_ptr<Persistence> Persistence::open(
         return nullptr;
       }
       log->warn(
-          "store: {}; writes wait in the spool until the server answers (detector state "
-          "is not restored this time)",
+          "store: {}; writes wait in the spool until the server answers (detector and "
+          "decoder state are not restored this time)",
           open_error);
     } else {
       p->backend_ = std::string(db->backend());
@@ -96,6 +96,12 @@ std::unique_ptr<Persistence> Persistence::open(
       }
       if (!states->empty()) {
         log->info("store: detector state of {} tenant(s) restored", states->size());
+      }
+      if (auto [status, rows] = read_decoder_states(*db); status.ok) {
+        p->decoder_states_ =
+            std::make_shared<const std::vector<store::StateEntry>>(std::move(rows));
+      } else {
+        log->warn("store: reading decoder state: {}", status.error);
       }
     }
     store::StoreWriterOptions wo;
@@ -256,6 +262,7 @@ PersistenceStats Persistence::stats() const {
   s.ai_states_loaded = ai_states_ ? ai_states_->size() : 0;
   s.ai_states_saved = ai_saved_.load(std::memory_order_relaxed);
   s.ai_states_refused = ai_refused_.load(std::memory_order_relaxed);
+  s.decoder_state = snapshot(decoder_counters_);
   if (alerts_) {
     s.has_alerts = true;
     s.alerts = alerts_->stats();

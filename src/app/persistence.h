@@ -17,6 +17,7 @@
 #include "alert/dispatcher.h"
 #include "analyze/tenant_summary.h"
 #include "app/config.h"
+#include "app/decoder_state.h"
 #include "detect/incident.h"
 #include "store/store.h"
 #include "store/writer.h"
@@ -32,9 +33,10 @@ struct PersistenceStats {
   uint64_t prune_failures = 0;
   uint64_t pruned_rollups = 0;
   uint64_t pruned_incidents = 0;
-  uint64_t ai_states_loaded = 0;   ///< tenants whose detector state was read at start
-  uint64_t ai_states_saved = 0;    ///< checkpoints handed to the writer
-  uint64_t ai_states_refused = 0;  ///< checkpoints the writer's queue refused (retried later)
+  uint64_t ai_states_loaded = 0;    ///< tenants whose detector state was read at start
+  uint64_t ai_states_saved = 0;     ///< checkpoints handed to the writer
+  uint64_t ai_states_refused = 0;   ///< checkpoints the writer's queue refused (retried later)
+  DecoderStateStats decoder_state;  ///< decoder state rows restored and saved (decoder_state.h)
   bool has_alerts = false;
   alert::DispatcherStats alerts;
 };
@@ -49,7 +51,8 @@ struct PersistenceStats {
 class Persistence {
  public:
   /// Opens what `config` enables. The database is opened and migrated now, and the saved
-  /// detector state of every tenant it knows (and of the configured ones) is read. A
+  /// detector state of every tenant it knows (and of the configured ones) and the decoder
+  /// state rows are read. A
   /// PostgreSQL server that does not answer is logged and only delays writes (they spool to
   /// `<data_dir>/store-spool`); a malformed URL, an SQLite file that cannot be created, a
   /// schema newer than this build, an unusable spool directory or an invalid sink is an error.
@@ -66,6 +69,15 @@ class Persistence {
   std::shared_ptr<const std::map<uint32_t, std::vector<std::byte>>> ai_states() const {
     return ai_states_;
   }
+
+  /// Decoder state rows read at open (app/decoder_state.h; empty without a store or when the
+  /// database did not answer), for `apply_decoder_states`.
+  std::shared_ptr<const std::vector<store::StateEntry>> decoder_states() const {
+    return decoder_states_;
+  }
+  /// The writer the decoder state savers hand to (null without a store), and their counters.
+  store::StoreWriter* writer() noexcept { return writer_.get(); }
+  DecoderStateCounters& decoder_counters() noexcept { return decoder_counters_; }
 
   /// The analysis stage's hooks (its control thread).
   void on_incident_events(std::span<const detect::IncidentEvent> events);
@@ -92,6 +104,8 @@ class Persistence {
   std::function<std::vector<store::ExporterRecord>()> exporters_;
   std::map<uint32_t, std::string> tenant_names_;
   std::shared_ptr<const std::map<uint32_t, std::vector<std::byte>>> ai_states_;
+  std::shared_ptr<const std::vector<store::StateEntry>> decoder_states_;
+  DecoderStateCounters decoder_counters_;
 
   mutable std::mutex mu_;
   std::condition_variable wake_;

@@ -246,7 +246,31 @@ bool Pipeline::load_state(const std::string& path, std::string& error) {
   return true;
 }
 
+void Pipeline::restore_decoder_state() {
+  if (decoder_state_restored_) return;
+  decoder_state_restored_ = true;
+  if (!persistence_ || persistence_->writer() == nullptr) return;
+  DecoderStateCounters& counters = persistence_->decoder_counters();
+  const auto rows = persistence_->decoder_states();
+  const uint32_t shards = static_cast<uint32_t>(workers_.size());
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    if (rows) {
+      auto keep = [&](const flow::IpAddress& addr) {
+        return collect::UdpListenerGroup::shard_of(addr, shards) == i;
+      };
+      apply_decoder_states(*rows, workers_[i]->decoder(), keep, counters);
+    }
+    state_savers_.push_back(std::make_unique<DecoderStateSaver>(*persistence_->writer(), counters));
+  }
+}
+
+void Pipeline::tick_decoder_state(size_t idx) {
+  if (idx < state_savers_.size())
+    state_savers_[idx]->tick(workers_[idx]->decoder(), monotonic_ns());
+}
+
 void Pipeline::start_live() {
+  restore_decoder_state();
   for (size_t i = 0; i < workers_.size(); ++i) {
     threads_running_.fetch_add(1);
     threads_.emplace_back([this, i] {
@@ -275,8 +299,10 @@ void Pipeline::receive_loop(size_t idx) {
       worker.handle(d.payload, {d.src, d.src_port, d.arrival_ns});
     }
     worker.tick(wall_clock_ns());
+    tick_decoder_state(idx);
   }
   worker.flush(wall_clock_ns());
+  if (idx < state_savers_.size()) state_savers_[idx]->save_all(worker.decoder());
 }
 
 void Pipeline::wait_for_consumers(const transform::IngestWorker& worker, uint64_t& published) {
@@ -292,6 +318,7 @@ void Pipeline::wait_for_consumers(const transform::IngestWorker& worker, uint64_
 
 bool Pipeline::replay(const ReplayOptions& options, const std::atomic<bool>& stop,
                       ReplayStats& stats, std::string& error) {
+  restore_decoder_state();
   transform::IngestWorker& worker = *workers_.front();
   uint64_t published = worker.batches_published();
   auto in = collect::InputStream::open(options.path, error);
@@ -339,6 +366,7 @@ bool Pipeline::replay(const ReplayOptions& options, const std::atomic<bool>& sto
       ++stats.datagrams;
       worker.handle(d.payload, {d.src, d.src_port, d.timestamp_ns});
       worker.tick(d.timestamp_ns);
+      tick_decoder_state(0);
       wait_for_consumers(worker, published);
     }
     if (!reader->error().empty()) {
@@ -398,6 +426,9 @@ void Pipeline::stop() {
   if (!group_) {
     // Replay: the worker ran on the caller's thread; publish what it holds.
     for (auto& w : workers_) w->flush(wall_clock_ns());
+    for (size_t i = 0; i < state_savers_.size(); ++i) {
+      state_savers_[i]->save_all(workers_[i]->decoder());
+    }
   }
   bus_.close();
   if (flow_sink_) flow_sink_->join();
@@ -579,6 +610,12 @@ api::CollectorSnapshot Pipeline::snapshot() const {
       o.state_restored = p.ai_states_loaded;
       o.state_saved = p.ai_states_saved;
       o.state_refused = p.ai_states_refused;
+      o.decoder_restored = p.decoder_state.restored;
+      o.decoder_older = p.decoder_state.older;
+      o.decoder_corrupt = p.decoder_state.corrupt;
+      o.decoder_no_room = p.decoder_state.no_room;
+      o.decoder_saved = p.decoder_state.saved;
+      o.decoder_refused = p.decoder_state.refused;
     }
     if (p.has_alerts) {
       s.has_alerts = true;
