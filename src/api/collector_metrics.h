@@ -106,6 +106,14 @@ struct StoreSnapshot {
   uint64_t decoder_no_room = 0;
   uint64_t decoder_saved = 0;
   uint64_t decoder_refused = 0;
+  /// Adaptive-sampler rows (app/sampler_state.h): restored, stale, corrupt, skipped (tenant
+  /// without a target), saved, refused.
+  uint64_t sampler_restored = 0;
+  uint64_t sampler_stale = 0;
+  uint64_t sampler_corrupt = 0;
+  uint64_t sampler_skipped = 0;
+  uint64_t sampler_saved = 0;
+  uint64_t sampler_refused = 0;
 };
 
 /// One alert sink's figures.

@@ -332,6 +332,17 @@ void append_persistence_metrics(const CollectorSnapshot& s, MetricsText& out) {
         .sample({{"event", "no_room"}}, st.decoder_no_room)
         .sample({{"event", "saved"}}, st.decoder_saved)
         .sample({{"event", "refused"}}, st.decoder_refused);
+    out.family("fathom_store_sampler_state_total",
+               "Adaptive-sampler tenant states: restored at start, stale (too old to restore), "
+               "corrupt (ignored), skipped (tenant not configured or without a target), saved "
+               "(handed to the writer every 30 s and at exit), refused (writer queue full).",
+               kCounter)
+        .sample({{"event", "restored"}}, st.sampler_restored)
+        .sample({{"event", "stale"}}, st.sampler_stale)
+        .sample({{"event", "corrupt"}}, st.sampler_corrupt)
+        .sample({{"event", "skipped"}}, st.sampler_skipped)
+        .sample({{"event", "saved"}}, st.sampler_saved)
+        .sample({{"event", "refused"}}, st.sampler_refused);
   }
   if (s.has_alerts) {
     const AlertSnapshot& a = s.alerts;

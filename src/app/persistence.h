@@ -18,6 +18,7 @@
 #include "analyze/tenant_summary.h"
 #include "app/config.h"
 #include "app/decoder_state.h"
+#include "app/sampler_state.h"
 #include "detect/incident.h"
 #include "store/store.h"
 #include "store/writer.h"
@@ -37,6 +38,7 @@ struct PersistenceStats {
   uint64_t ai_states_saved = 0;     ///< checkpoints handed to the writer
   uint64_t ai_states_refused = 0;   ///< checkpoints the writer's queue refused (retried later)
   DecoderStateStats decoder_state;  ///< decoder state rows restored and saved (decoder_state.h)
+  SamplerStateStats sampler_state;  ///< adaptive-sampler rows restored and saved (sampler_state.h)
   bool has_alerts = false;
   alert::DispatcherStats alerts;
 };
@@ -51,8 +53,8 @@ struct PersistenceStats {
 class Persistence {
  public:
   /// Opens what `config` enables. The database is opened and migrated now, and the saved
-  /// detector state of every tenant it knows (and of the configured ones) and the decoder
-  /// state rows are read. A
+  /// detector and sampler state of every tenant it knows (and of the configured ones) and the
+  /// decoder state rows are read. A
   /// PostgreSQL server that does not answer is logged and only delays writes (they spool to
   /// `<data_dir>/store-spool`); a malformed URL, an SQLite file that cannot be created, a
   /// schema newer than this build, an unusable spool directory or an invalid sink is an error.
@@ -75,6 +77,16 @@ class Persistence {
   std::shared_ptr<const std::vector<store::StateEntry>> decoder_states() const {
     return decoder_states_;
   }
+  /// Sampler state rows (key kSamplerStateKey) of every tenant known, read at open.
+  std::shared_ptr<const std::vector<store::StateEntry>> sampler_states() const {
+    return sampler_states_;
+  }
+  SamplerStateCounters& sampler_counters() noexcept { return sampler_counters_; }
+  /// Registers `save`, called on the upkeep thread every 30 s and once more at `stop` before
+  /// the writer's final flush, with the writer to hand rows to (it must only submit). No-op
+  /// without a store. Any thread.
+  void add_periodic_save(std::function<void(store::StoreWriter&)> save);
+
   /// The writer the decoder state savers hand to (null without a store), and their counters.
   store::StoreWriter* writer() noexcept { return writer_.get(); }
   DecoderStateCounters& decoder_counters() noexcept { return decoder_counters_; }
@@ -95,6 +107,7 @@ class Persistence {
   Persistence() = default;
   void upkeep();
   void write_exporters();
+  void run_periodic_saves();
 
   std::unique_ptr<store::StoreWriter> writer_;
   store::StoreOptions store_options_;
@@ -106,6 +119,9 @@ class Persistence {
   std::shared_ptr<const std::map<uint32_t, std::vector<std::byte>>> ai_states_;
   std::shared_ptr<const std::vector<store::StateEntry>> decoder_states_;
   DecoderStateCounters decoder_counters_;
+  std::shared_ptr<const std::vector<store::StateEntry>> sampler_states_;
+  SamplerStateCounters sampler_counters_;
+  std::vector<std::function<void(store::StoreWriter&)>> periodic_saves_;  ///< guarded by mu_
 
   mutable std::mutex mu_;
   std::condition_variable wake_;

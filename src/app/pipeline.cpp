@@ -130,7 +130,18 @@ bool Pipeline::open_persistence(std::string& error) {
         return rows;
       },
       error);
-  return persistence_ != nullptr;
+  if (!persistence_) return false;
+  if (persistence_->writer() != nullptr) {
+    // Tenants keep their keep probability across the restart (docs/adaptive-sampling.md).
+    SamplerStateCounters& counters = persistence_->sampler_counters();
+    if (const auto rows = persistence_->sampler_states()) {
+      apply_sampler_states(*rows, *sampler_, wall_clock_ns(), kSamplerStateMaxAgeNs, counters);
+    }
+    persistence_->add_periodic_save([sampler = sampler_, &counters](store::StoreWriter& writer) {
+      save_sampler_state(*sampler, writer, wall_clock_ns(), kSamplerStateKey, counters);
+    });
+  }
+  return true;
 }
 
 bool Pipeline::open_analysis(const std::string& output, bool live, std::string& error,
@@ -616,6 +627,12 @@ api::CollectorSnapshot Pipeline::snapshot() const {
       o.decoder_no_room = p.decoder_state.no_room;
       o.decoder_saved = p.decoder_state.saved;
       o.decoder_refused = p.decoder_state.refused;
+      o.sampler_restored = p.sampler_state.restored;
+      o.sampler_stale = p.sampler_state.stale;
+      o.sampler_corrupt = p.sampler_state.corrupt;
+      o.sampler_skipped = p.sampler_state.skipped;
+      o.sampler_saved = p.sampler_state.saved;
+      o.sampler_refused = p.sampler_state.refused;
     }
     if (p.has_alerts) {
       s.has_alerts = true;

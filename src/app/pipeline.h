@@ -18,6 +18,7 @@
 #include "app/estimate_stage.h"
 #include "app/flow_sink.h"
 #include "app/persistence.h"
+#include "app/sampler_state.h"
 #include "bus/bus.h"
 #include "collect/socket_group.h"
 #include "transform/enricher.h"
@@ -83,7 +84,8 @@ class Pipeline {
     std::function<void(uint32_t, std::span<const detect::HostSample>)> on_host_samples;
   };
   /// Opens the store and the alert sinks (`store`, `alert`; docs/storage.md, docs/alerting.md)
-  /// that the analysis stage opened next feeds: call before `open_analysis`. False with
+  /// that the analysis stage opened next feeds: call before `open_analysis`. With a store it
+  /// also restores the adaptive sampler's saved tenant state and saves it every 30 s. False with
   /// `error` when the store or a sink cannot be set up (Persistence::open).
   bool open_persistence(std::string& error);
   const Persistence* persistence() const noexcept { return persistence_.get(); }

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -106,6 +107,71 @@ TEST(StoreDecoderState, ARestartOnTheSameStoreDecodesDataWithoutTemplates) {
         << cold.text();
   }
   EXPECT_TRUE(flows.empty());
+}
+
+// The adaptive sampler's state across a restart: a tenant a flood pushed to a low keep
+// probability is still at it when the next process starts, before any traffic, instead of
+// starting at 1 (docs/adaptive-sampling.md "Across restarts").
+std::string sampled_config() {
+  // A long update interval: nothing but the surge rule moves p during the test, so what the
+  // first process ends with does not depend on how fast the machine is.
+  return "transform:\n  unknown_exporters: reject\n  sampling:\n    update_interval_seconds: 600\n"
+         "    min_probability: 0.001\ntenants:\n  - id: 1\n    name: acme\n"
+         "    exporters: [127.0.0.41]\n    target_ingest_rate: 10\n";
+}
+
+TEST(StoreSamplerState, ARestartKeepsTheTenantsKeepProbability) {
+  TempDir dir;
+  const std::string data_dir = dir.file("data");
+  const Labels acme = {{"tenant", "acme"}};
+  std::string error;
+  double saved_p = 1.0;
+  {
+    FathomOptions options;
+    options.config_path = dir.write("sampled.yaml", sampled_config());
+    options.data_dir = data_dir;
+    auto fathom = FathomRun::start(options, error);
+    ASSERT_TRUE(fathom) << error;
+    auto sender = UdpSender::open("127.0.0.41", 0, error);
+    ASSERT_TRUE(sender) << error;
+    ASSERT_TRUE(fathom->send(*sender, ipfix_template_message(11, kTemplateId)));
+    // 10 000 records at once against a target of 10/s: beyond the surge threshold (surge
+    // factor 4 x 10/s x a quarter interval = 6000), so the surge rule lowers p at once.
+    for (uint32_t msg = 0; msg < 200; ++msg) {
+      ASSERT_TRUE(fathom->send(*sender, ipfix_data_message(11, kTemplateId, msg * 50, 50)));
+    }
+    const auto low = fathom->wait_until([&](const MetricsSnapshot& m) {
+      return m.sum("fathom_sampler_keep_probability", acme) < 0.5;
+    });
+    ASSERT_TRUE(low) << fathom->process().output();
+    saved_p = low->sum("fathom_sampler_keep_probability", acme);
+    ASSERT_EQ(fathom->stop(SIGTERM), 0) << fathom->process().output();
+  }
+  const auto start_and_read = [&](const std::string& dir_to_use) -> std::optional<MetricsSnapshot> {
+    FathomOptions options;
+    options.config_path = dir.file("sampled.yaml");
+    options.data_dir = dir_to_use;
+    auto fathom = FathomRun::start(options, error);
+    if (!fathom) {
+      ADD_FAILURE() << error;
+      return std::nullopt;
+    }
+    std::optional<MetricsSnapshot> snap = fathom->metrics();
+    EXPECT_EQ(fathom->stop(SIGTERM), 0) << fathom->process().output();
+    return snap;
+  };
+  // No traffic yet: what the gauge shows is what was restored.
+  const std::optional<MetricsSnapshot> restarted = start_and_read(data_dir);
+  ASSERT_TRUE(restarted);
+  EXPECT_EQ(restarted->sum("fathom_store_sampler_state_total", {{"event", "restored"}}), 1)
+      << restarted->text();
+  EXPECT_DOUBLE_EQ(restarted->sum("fathom_sampler_keep_probability", acme), saved_p)
+      << restarted->text();
+  // Control: a store without the state starts the tenant at 1.
+  const std::optional<MetricsSnapshot> cold = start_and_read(dir.file("cold-data"));
+  ASSERT_TRUE(cold);
+  EXPECT_EQ(cold->sum("fathom_sampler_keep_probability", acme), 1);
+  EXPECT_EQ(cold->sum("fathom_store_sampler_state_total", {{"event", "restored"}}), 0);
 }
 
 }  // namespace
