@@ -15,6 +15,11 @@ bool plain_file_name(std::string_view name) {
   return true;
 }
 
+/// Kafka's rule for topic names (Topic.java: legal characters, at most 249, not "." or "..").
+bool kafka_topic_name(std::string_view name) {
+  return name.size() <= 249 && plain_file_name(name);
+}
+
 }  // namespace
 
 std::string_view to_string(SinkKind kind) noexcept {
@@ -22,6 +27,7 @@ std::string_view to_string(SinkKind kind) noexcept {
     case SinkKind::kWebhook: return "webhook";
     case SinkKind::kSyslog: return "syslog";
     case SinkKind::kJsonLines: return "json_lines";
+    case SinkKind::kKafka: return "kafka";
   }
   return "unknown";
 }
@@ -49,6 +55,13 @@ std::string validate(const AlertConfig& config) {
         break;
       case SinkKind::kJsonLines:
         if (sink.path.empty()) return where + "path is empty";
+        break;
+      case SinkKind::kKafka:
+        if (sink.brokers.empty()) return where + "brokers is empty";
+        if (!kafka_topic_name(sink.topic)) {
+          return where + "topic must be 1-249 of A-Z a-z 0-9 '.', '_', '-' (not '.' or '..')";
+        }
+        if (sink.timeout_ms <= 0) return where + "timeout must be positive";
         break;
     }
   }

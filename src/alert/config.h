@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,8 +15,9 @@ enum class SinkKind : uint8_t {
   kWebhook = 0,    ///< HTTP(S) POST of the alert JSON
   kSyslog = 1,     ///< RFC 5424 with a CEF payload, over UDP or TCP
   kJsonLines = 2,  ///< one JSON object per line, appended to a file
+  kKafka = 3,      ///< the alert JSON as a Kafka message keyed by tenant (idempotent producer)
 };
-/// "webhook", "syslog", "json_lines".
+/// "webhook", "syslog", "json_lines", "kafka".
 std::string_view to_string(SinkKind kind) noexcept;
 
 /// Syslog transport: RFC 5426 (one message per datagram) or RFC 6587 octet counting.
@@ -38,8 +40,10 @@ struct SinkConfig {
   /// When set, each request carries `X-Fathom-Timestamp` and `X-Fathom-Signature:
   /// sha256=<hex HMAC-SHA256 over "<timestamp>.<body>">` (docs/alerting.md).
   std::string hmac_secret;
-  int64_t timeout_ms = 5000;  ///< connect, and read/write each
-  bool verify_tls = true;     ///< check the server certificate of an https URL
+  /// webhook: connect, and read/write each; kafka: how long one delivery may take, librdkafka's
+  /// own retries included (message.timeout.ms).
+  int64_t timeout_ms = 5000;
+  bool verify_tls = true;  ///< check the server certificate of an https URL
 
   // kSyslog
   std::string host = "127.0.0.1";
@@ -50,6 +54,13 @@ struct SinkConfig {
 
   // kJsonLines
   std::string path;  ///< appended to; reopened when the file at `path` is replaced (rotation)
+
+  // kKafka
+  std::string brokers;                  ///< bootstrap.servers ("host:port,host:port")
+  std::string topic = "fathom.alerts";  ///< the topic every alert goes to
+  /// Extra librdkafka properties (security.protocol, sasl.*, ...), set after Fathom's own, so
+  /// they override; an unknown name or a bad value fails the sink's creation.
+  std::map<std::string, std::string> properties;
 };
 
 /// Retries of one alert at its sink before it goes to the spool.

@@ -99,6 +99,7 @@ class AlertDispatcher::Worker {
     out.dropped_spool_full = dropped_spool_full_.get();
     out.dropped_no_spool = dropped_no_spool_.get();
     out.corrupt_spooled = corrupt_spooled_.get();
+    out.client_errors = sink_->client_errors();
     {
       std::lock_guard lock(mu_);
       out.queued = queue_.size();

@@ -37,8 +37,9 @@ struct SinkStats {
   uint64_t rate_limited = 0;        ///< alerts for this sink suppressed by the tenant limit
   uint64_t deduplicated = 0;        ///< alerts for this sink not sent again (already sent)
   uint64_t corrupt_spooled = 0;     ///< spool records that did not decode, skipped
-  uint64_t queued = 0;              ///< in the memory queue now
-  uint64_t spool_pending = 0;       ///< in the disk spool now
+  uint64_t client_errors = 0;  ///< errors the sink's client reported itself (Sink::client_errors)
+  uint64_t queued = 0;         ///< in the memory queue now
+  uint64_t spool_pending = 0;  ///< in the disk spool now
 };
 
 /// A snapshot of every counter of the alert part.

@@ -29,10 +29,13 @@ class Sink {
   virtual ~Sink() = default;
   /// Sends `alert` once (the dispatcher retries).
   virtual DeliveryResult deliver(const Alert& alert) = 0;
+  /// Errors the sink's client reported outside the result of a delivery (the Kafka sink:
+  /// librdkafka's error callback); 0 for sinks without such a client. Any thread may call it.
+  virtual uint64_t client_errors() const noexcept { return 0; }
 };
 
-/// The sink `config` describes (webhook, syslog or JSON lines). Null with `error` set when it
-/// cannot be built (an unparsable URL); an unreachable receiver is not an error here.
+/// The sink `config` describes (webhook, syslog, JSON lines or Kafka). Null with `error` set when
+/// it cannot be built (an unparsable URL); an unreachable receiver is not an error here.
 std::unique_ptr<Sink> make_sink(const SinkConfig& config, std::string& error);
 
 }  // namespace fathom::alert

@@ -103,6 +103,22 @@ struct StoreSnapshot {
   uint64_t flows_saved = 0;  ///< incidents' sampled flows handed to the writer
   uint64_t flows_refused = 0;
   uint64_t pruned_flows = 0;
+  /// Decoder state rows (app/decoder_state.h): restored at start, skipped as older than the
+  /// decoder's, corrupt, no room; saved (handed to the writer), refused (writer queue full).
+  uint64_t decoder_restored = 0;
+  uint64_t decoder_older = 0;
+  uint64_t decoder_corrupt = 0;
+  uint64_t decoder_no_room = 0;
+  uint64_t decoder_saved = 0;
+  uint64_t decoder_refused = 0;
+  /// Adaptive-sampler rows (app/sampler_state.h): restored, stale, corrupt, skipped (tenant
+  /// without a target), saved, refused.
+  uint64_t sampler_restored = 0;
+  uint64_t sampler_stale = 0;
+  uint64_t sampler_corrupt = 0;
+  uint64_t sampler_skipped = 0;
+  uint64_t sampler_saved = 0;
+  uint64_t sampler_refused = 0;
 };
 
 /// One alert sink's figures.
@@ -121,6 +137,7 @@ struct AlertSinkSnapshot {
   uint64_t corrupt_spooled = 0;
   uint64_t queued = 0;
   uint64_t spool_pending = 0;
+  uint64_t client_errors = 0;  ///< errors the sink's client reported (Kafka: librdkafka's)
 };
 
 /// The alert dispatcher's figures.

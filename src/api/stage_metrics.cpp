@@ -328,6 +328,29 @@ void append_persistence_metrics(const CollectorSnapshot& s, MetricsText& out) {
                kCounter)
         .sample({{"event", "saved"}}, st.flows_saved)
         .sample({{"event", "refused"}}, st.flows_refused);
+    out.family("fathom_store_decoder_state_total",
+               "Decoder state rows (templates and sampling rates per exporter and observation "
+               "domain): restored at start, older (the decoder held a later change), corrupt "
+               "(ignored), no_room (exporter table full), saved (handed to the writer), refused "
+               "(writer queue full; retried).",
+               kCounter)
+        .sample({{"event", "restored"}}, st.decoder_restored)
+        .sample({{"event", "older"}}, st.decoder_older)
+        .sample({{"event", "corrupt"}}, st.decoder_corrupt)
+        .sample({{"event", "no_room"}}, st.decoder_no_room)
+        .sample({{"event", "saved"}}, st.decoder_saved)
+        .sample({{"event", "refused"}}, st.decoder_refused);
+    out.family("fathom_store_sampler_state_total",
+               "Adaptive-sampler tenant states: restored at start, stale (too old to restore), "
+               "corrupt (ignored), skipped (tenant not configured or without a target), saved "
+               "(handed to the writer every 30 s and at exit), refused (writer queue full).",
+               kCounter)
+        .sample({{"event", "restored"}}, st.sampler_restored)
+        .sample({{"event", "stale"}}, st.sampler_stale)
+        .sample({{"event", "corrupt"}}, st.sampler_corrupt)
+        .sample({{"event", "skipped"}}, st.sampler_skipped)
+        .sample({{"event", "saved"}}, st.sampler_saved)
+        .sample({{"event", "refused"}}, st.sampler_refused);
   }
   if (s.has_alerts) {
     const AlertSnapshot& a = s.alerts;
@@ -363,6 +386,12 @@ void append_persistence_metrics(const CollectorSnapshot& s, MetricsText& out) {
         kCounter);
     auto& retries = out.family("fathom_alert_sink_retries_total",
                                "Delivery attempts after a retryable failure.", kCounter);
+    auto& client_errors =
+        out.family("fathom_alert_sink_client_errors_total",
+                   "Errors a sink's client reported outside a delivery's result (kafka: "
+                   "librdkafka's error callback, e.g. brokers unreachable, and late delivery "
+                   "reports); 0 for the other kinds.",
+                   kCounter);
     auto& pending =
         out.family("fathom_alert_sink_pending",
                    "Alerts waiting per sink: in memory (queue), in the disk spool.", kGauge);
@@ -379,6 +408,7 @@ void append_persistence_metrics(const CollectorSnapshot& s, MetricsText& out) {
       add("dropped_no_spool", k.dropped_no_spool);
       add("corrupt", k.corrupt_spooled);
       retries.sample({{"sink", k.name}}, k.retried);
+      client_errors.sample({{"sink", k.name}}, k.client_errors);
       pending.sample({{"sink", k.name}, {"where", "queue"}}, k.queued);
       pending.sample({{"sink", k.name}, {"where", "spool"}}, k.spool_pending);
     }

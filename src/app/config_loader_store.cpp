@@ -102,12 +102,14 @@ void Loader::load_alert_sink(const YAML::Node& node, const std::string& path,
       out.kind = alert::SinkKind::kSyslog;
     } else if (kind == "json_lines") {
       out.kind = alert::SinkKind::kJsonLines;
+    } else if (kind == "kafka") {
+      out.kind = alert::SinkKind::kKafka;
     } else {
       error(node["kind"].Mark(), join_key(path, "kind"),
-            "'" + kind + "' is not one of webhook, syslog, json_lines");
+            "'" + kind + "' is not one of webhook, syslog, json_lines, kafka");
     }
   } else if (!node["kind"]) {
-    error(node.Mark(), path, "needs a kind (webhook, syslog, json_lines)");
+    error(node.Mark(), path, "needs a kind (webhook, syslog, json_lines, kafka)");
   }
   if (const YAML::Node list = child(node, "tenants", path)) {
     const std::string list_path = join_key(path, "tenants");
@@ -175,6 +177,24 @@ void Loader::load_alert_sink(const YAML::Node& node, const std::string& path,
   read_string(node, path, "hostname", false, out.hostname);
   // json_lines
   read_string(node, path, "path", false, out.path);
+  // kafka
+  read_string(node, path, "brokers", false, out.brokers);
+  read_string(node, path, "topic", false, out.topic);
+  if (const YAML::Node props = child(node, "properties", path)) {
+    const std::string pp = join_key(path, "properties");
+    if (!props.IsMap()) {
+      error(props.Mark(), pp, "expected a mapping of librdkafka property: value");
+    } else {
+      for (const auto& pair : props) {
+        std::string name;
+        std::string value;
+        if (!scalar(pair.first, pp, name) || !scalar(pair.second, join_key(pp, name), value)) {
+          continue;
+        }
+        out.properties[name] = value;
+      }
+    }
+  }
 }
 
 void Loader::load_alert(const YAML::Node& node, alert::AlertConfig& out) {

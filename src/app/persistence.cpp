@@ -14,6 +14,8 @@ namespace {
 
 constexpr std::string_view kAiStateKey = "ai";
 constexpr int64_t kExporterIntervalNs = 60'000'000'000;
+/// How often `add_periodic_save` callbacks run (the adaptive sampler's state).
+constexpr int64_t kPeriodicSaveIntervalNs = 30'000'000'000;
 /// The first retention pass runs this long after start (a restart loop must not prune on
 /// every start, and start-up is busy enough).
 constexpr int64_t kFirstPruneNs = 60'000'000'000;
@@ -74,8 +76,8 @@ std::unique_ptr<Persistence> Persistence::open(
         return nullptr;
       }
       log->warn(
-          "store: {}; writes wait in the spool until the server answers (detector state "
-          "is not restored this time)",
+          "store: {}; writes wait in the spool until the server answers (detector and "
+          "decoder state are not restored this time)",
           open_error);
     } else {
       p->backend_ = std::string(db->backend());
@@ -86,6 +88,10 @@ std::unique_ptr<Persistence> Persistence::open(
       } else {
         log->warn("store: reading tenants: {}", status.error);
       }
+      std::vector<uint32_t> tenant_ids;
+      for (const auto& [id, unused] : tenants) tenant_ids.push_back(id);
+      p->sampler_states_ = std::make_shared<const std::vector<store::StateEntry>>(
+          read_sampler_states(*db, tenant_ids, kSamplerStateKey));
       for (const auto& [id, unused] : tenants) {
         auto [status, blob] = db->get_state(id, kAiStateKey);
         if (!status.ok) {
@@ -97,6 +103,12 @@ std::unique_ptr<Persistence> Persistence::open(
       }
       if (!states->empty()) {
         log->info("store: detector state of {} tenant(s) restored", states->size());
+      }
+      if (auto [status, rows] = read_decoder_states(*db); status.ok) {
+        p->decoder_states_ =
+            std::make_shared<const std::vector<store::StateEntry>>(std::move(rows));
+      } else {
+        log->warn("store: reading decoder state: {}", status.error);
       }
     }
     store::StoreWriterOptions wo;
@@ -196,16 +208,32 @@ void Persistence::write_exporters() {
   if (!rows.empty()) writer_->submit_exporters(rows);
 }
 
+void Persistence::add_periodic_save(std::function<void(store::StoreWriter&)> save) {
+  if (!writer_ || !save) return;
+  std::lock_guard lock(mu_);
+  periodic_saves_.push_back(std::move(save));
+}
+
+void Persistence::run_periodic_saves() {
+  std::vector<std::function<void(store::StoreWriter&)>> saves;
+  {
+    std::lock_guard lock(mu_);
+    saves = periodic_saves_;
+  }
+  for (const auto& save : saves) save(*writer_);
+}
+
 void Persistence::upkeep() {
   auto log = logger("store");
   std::unique_ptr<store::Database> db;
   const int64_t start = monotonic_ns();
   int64_t next_prune = start + std::min(kFirstPruneNs, prune_interval_ns_);
   int64_t next_exporters = start + kExporterIntervalNs;
+  int64_t next_saves = start + kPeriodicSaveIntervalNs;
   std::unique_lock lock(mu_);
   while (!stopping_) {
     const int64_t now = monotonic_ns();
-    const int64_t next = std::min(next_prune, next_exporters);
+    const int64_t next = std::min({next_prune, next_exporters, next_saves});
     if (now < next) {
       wake_.wait_for(lock, std::chrono::nanoseconds(next - now));
       continue;
@@ -214,6 +242,10 @@ void Persistence::upkeep() {
     if (now >= next_exporters) {
       write_exporters();
       next_exporters = now + kExporterIntervalNs;
+    }
+    if (now >= next_saves) {
+      run_periodic_saves();
+      next_saves = now + kPeriodicSaveIntervalNs;
     }
     if (now >= next_prune) {
       next_prune = now + prune_interval_ns_;
@@ -252,6 +284,7 @@ void Persistence::stop(std::chrono::milliseconds timeout) {
   if (upkeep_.joinable()) upkeep_.join();
   if (writer_) {
     write_exporters();
+    run_periodic_saves();
     if (!writer_->flush(timeout)) {
       const store::StoreWriterStats s = writer_->stats();
       logger("store")->warn(
@@ -281,6 +314,8 @@ PersistenceStats Persistence::stats() const {
   s.flows_saved = flows_saved_.load(std::memory_order_relaxed);
   s.flows_refused = flows_refused_.load(std::memory_order_relaxed);
   s.pruned_flows = pruned_flows_.load(std::memory_order_relaxed);
+  s.decoder_state = snapshot(decoder_counters_);
+  s.sampler_state = snapshot(sampler_counters_);
   if (alerts_) {
     s.has_alerts = true;
     s.alerts = alerts_->stats();

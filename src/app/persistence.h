@@ -17,6 +17,8 @@
 #include "alert/dispatcher.h"
 #include "analyze/tenant_summary.h"
 #include "app/config.h"
+#include "app/decoder_state.h"
+#include "app/sampler_state.h"
 #include "detect/incident.h"
 #include "store/store.h"
 #include "store/writer.h"
@@ -38,6 +40,8 @@ struct PersistenceStats {
   uint64_t flows_saved = 0;        ///< incidents' sampled flows handed to the writer
   uint64_t flows_refused = 0;      ///< those its queue refused (lost, counted)
   uint64_t pruned_flows = 0;
+  DecoderStateStats decoder_state;  ///< decoder state rows restored and saved (decoder_state.h)
+  SamplerStateStats sampler_state;  ///< adaptive-sampler rows restored and saved (sampler_state.h)
   bool has_alerts = false;
   alert::DispatcherStats alerts;
 };
@@ -52,7 +56,8 @@ struct PersistenceStats {
 class Persistence {
  public:
   /// Opens what `config` enables. The database is opened and migrated now, and the saved
-  /// detector state of every tenant it knows (and of the configured ones) is read. A
+  /// detector and sampler state of every tenant it knows (and of the configured ones) and the
+  /// decoder state rows are read. A
   /// PostgreSQL server that does not answer is logged and only delays writes (they spool to
   /// `<data_dir>/store-spool`); a malformed URL, an SQLite file that cannot be created, a
   /// schema newer than this build, an unusable spool directory or an invalid sink is an error.
@@ -69,6 +74,25 @@ class Persistence {
   std::shared_ptr<const std::map<uint32_t, std::vector<std::byte>>> ai_states() const {
     return ai_states_;
   }
+
+  /// Decoder state rows read at open (app/decoder_state.h; empty without a store or when the
+  /// database did not answer), for `apply_decoder_states`.
+  std::shared_ptr<const std::vector<store::StateEntry>> decoder_states() const {
+    return decoder_states_;
+  }
+  /// Sampler state rows (key kSamplerStateKey) of every tenant known, read at open.
+  std::shared_ptr<const std::vector<store::StateEntry>> sampler_states() const {
+    return sampler_states_;
+  }
+  SamplerStateCounters& sampler_counters() noexcept { return sampler_counters_; }
+  /// Registers `save`, called on the upkeep thread every 30 s and once more at `stop` before
+  /// the writer's final flush, with the writer to hand rows to (it must only submit). No-op
+  /// without a store. Any thread.
+  void add_periodic_save(std::function<void(store::StoreWriter&)> save);
+
+  /// The writer the decoder state savers hand to (null without a store), and their counters.
+  store::StoreWriter* writer() noexcept { return writer_.get(); }
+  DecoderStateCounters& decoder_counters() noexcept { return decoder_counters_; }
 
   /// The analysis stage's hooks (its control thread).
   void on_incident_events(std::span<const detect::IncidentEvent> events);
@@ -99,6 +123,7 @@ class Persistence {
   Persistence() = default;
   void upkeep();
   void write_exporters();
+  void run_periodic_saves();
 
   std::unique_ptr<store::StoreWriter> writer_;
   store::StoreOptions store_options_;
@@ -108,6 +133,11 @@ class Persistence {
   std::function<std::vector<store::ExporterRecord>()> exporters_;
   std::map<uint32_t, std::string> tenant_names_;
   std::shared_ptr<const std::map<uint32_t, std::vector<std::byte>>> ai_states_;
+  std::shared_ptr<const std::vector<store::StateEntry>> decoder_states_;
+  DecoderStateCounters decoder_counters_;
+  std::shared_ptr<const std::vector<store::StateEntry>> sampler_states_;
+  SamplerStateCounters sampler_counters_;
+  std::vector<std::function<void(store::StoreWriter&)>> periodic_saves_;  ///< guarded by mu_
 
   mutable std::mutex mu_;
   std::condition_variable wake_;

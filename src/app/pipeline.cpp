@@ -130,7 +130,18 @@ bool Pipeline::open_persistence(std::string& error) {
         return rows;
       },
       error);
-  return persistence_ != nullptr;
+  if (!persistence_) return false;
+  if (persistence_->writer() != nullptr) {
+    // Tenants keep their keep probability across the restart (docs/adaptive-sampling.md).
+    SamplerStateCounters& counters = persistence_->sampler_counters();
+    if (const auto rows = persistence_->sampler_states()) {
+      apply_sampler_states(*rows, *sampler_, wall_clock_ns(), kSamplerStateMaxAgeNs, counters);
+    }
+    persistence_->add_periodic_save([sampler = sampler_, &counters](store::StoreWriter& writer) {
+      save_sampler_state(*sampler, writer, wall_clock_ns(), kSamplerStateKey, counters);
+    });
+  }
+  return true;
 }
 
 bool analyze_options(const Config& config, AnalyzeStage::Options& options, std::string& error) {
@@ -263,7 +274,31 @@ bool Pipeline::load_state(const std::string& path, std::string& error) {
   return true;
 }
 
+void Pipeline::restore_decoder_state() {
+  if (decoder_state_restored_) return;
+  decoder_state_restored_ = true;
+  if (!persistence_ || persistence_->writer() == nullptr) return;
+  DecoderStateCounters& counters = persistence_->decoder_counters();
+  const auto rows = persistence_->decoder_states();
+  const uint32_t shards = static_cast<uint32_t>(workers_.size());
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    if (rows) {
+      auto keep = [&](const flow::IpAddress& addr) {
+        return collect::UdpListenerGroup::shard_of(addr, shards) == i;
+      };
+      apply_decoder_states(*rows, workers_[i]->decoder(), keep, counters);
+    }
+    state_savers_.push_back(std::make_unique<DecoderStateSaver>(*persistence_->writer(), counters));
+  }
+}
+
+void Pipeline::tick_decoder_state(size_t idx) {
+  if (idx < state_savers_.size())
+    state_savers_[idx]->tick(workers_[idx]->decoder(), monotonic_ns());
+}
+
 void Pipeline::start_live() {
+  restore_decoder_state();
   for (size_t i = 0; i < workers_.size(); ++i) {
     threads_running_.fetch_add(1);
     threads_.emplace_back([this, i] {
@@ -292,8 +327,10 @@ void Pipeline::receive_loop(size_t idx) {
       worker.handle(d.payload, {d.src, d.src_port, d.arrival_ns});
     }
     worker.tick(wall_clock_ns());
+    tick_decoder_state(idx);
   }
   worker.flush(wall_clock_ns());
+  if (idx < state_savers_.size()) state_savers_[idx]->save_all(worker.decoder());
 }
 
 void Pipeline::wait_for_consumers(const transform::IngestWorker& worker, uint64_t& published) {
@@ -309,6 +346,7 @@ void Pipeline::wait_for_consumers(const transform::IngestWorker& worker, uint64_
 
 bool Pipeline::replay(const ReplayOptions& options, const std::atomic<bool>& stop,
                       ReplayStats& stats, std::string& error) {
+  restore_decoder_state();
   transform::IngestWorker& worker = *workers_.front();
   uint64_t published = worker.batches_published();
   auto in = collect::InputStream::open(options.path, error);
@@ -356,6 +394,7 @@ bool Pipeline::replay(const ReplayOptions& options, const std::atomic<bool>& sto
       ++stats.datagrams;
       worker.handle(d.payload, {d.src, d.src_port, d.timestamp_ns});
       worker.tick(d.timestamp_ns);
+      tick_decoder_state(0);
       wait_for_consumers(worker, published);
     }
     if (!reader->error().empty()) {
@@ -415,6 +454,9 @@ void Pipeline::stop() {
   if (!group_) {
     // Replay: the worker ran on the caller's thread; publish what it holds.
     for (auto& w : workers_) w->flush(wall_clock_ns());
+    for (size_t i = 0; i < state_savers_.size(); ++i) {
+      state_savers_[i]->save_all(workers_[i]->decoder());
+    }
   }
   bus_.close();
   if (flow_sink_) flow_sink_->join();
@@ -564,6 +606,18 @@ void fill_persistence_snapshot(const PersistenceStats& p, api::CollectorSnapshot
     o.flows_saved = p.flows_saved;
     o.flows_refused = p.flows_refused;
     o.pruned_flows = p.pruned_flows;
+    o.decoder_restored = p.decoder_state.restored;
+    o.decoder_older = p.decoder_state.older;
+    o.decoder_corrupt = p.decoder_state.corrupt;
+    o.decoder_no_room = p.decoder_state.no_room;
+    o.decoder_saved = p.decoder_state.saved;
+    o.decoder_refused = p.decoder_state.refused;
+    o.sampler_restored = p.sampler_state.restored;
+    o.sampler_stale = p.sampler_state.stale;
+    o.sampler_corrupt = p.sampler_state.corrupt;
+    o.sampler_skipped = p.sampler_state.skipped;
+    o.sampler_saved = p.sampler_state.saved;
+    o.sampler_refused = p.sampler_state.refused;
   }
   if (p.has_alerts) {
     s.has_alerts = true;
@@ -583,7 +637,8 @@ void fill_persistence_snapshot(const PersistenceStats& p, api::CollectorSnapshot
     for (const alert::SinkStats& k : d.sinks) {
       o.sinks.push_back({k.name, k.submitted, k.delivered, k.retried, k.failed_permanent, k.spooled,
                          k.replayed, k.dropped_spool_full, k.dropped_no_spool, k.rate_limited,
-                         k.deduplicated, k.corrupt_spooled, k.queued, k.spool_pending});
+                         k.deduplicated, k.corrupt_spooled, k.queued, k.spool_pending,
+                         k.client_errors});
     }
   }
 }

@@ -14,10 +14,12 @@
 #include "api/http_server.h"
 #include "app/analyze_stage.h"
 #include "app/config.h"
+#include "app/decoder_state.h"
 #include "app/estimate_stage.h"
 #include "app/flow_sink.h"
 #include "app/kafka_sink.h"
 #include "app/persistence.h"
+#include "app/sampler_state.h"
 #include "bus/bus.h"
 #include "collect/socket_group.h"
 #include "transform/enricher.h"
@@ -100,7 +102,8 @@ class Pipeline {
     std::function<void(uint32_t, std::span<const detect::HostSample>)> on_host_samples;
   };
   /// Opens the store and the alert sinks (`store`, `alert`; docs/storage.md, docs/alerting.md)
-  /// that the analysis stage opened next feeds: call before `open_analysis`. False with
+  /// that the analysis stage opened next feeds: call before `open_analysis`. With a store it
+  /// also restores the adaptive sampler's saved tenant state and saves it every 30 s. False with
   /// `error` when the store or a sink cannot be set up (Persistence::open).
   bool open_persistence(std::string& error);
   const Persistence* persistence() const noexcept { return persistence_.get(); }
@@ -115,7 +118,9 @@ class Pipeline {
   bool open_live(const std::vector<collect::ListenEndpoint>& endpoints, std::string& error);
   /// One ingest worker for file replay (instead of `open_live`).
   void open_replay();
-  /// Loads decoder state into each worker: the exporters its thread receives.
+  /// Loads decoder state into each worker: the exporters its thread receives. With a store,
+  /// `start_live` / `replay` then apply the store's rows over it, the later change of each
+  /// (exporter, domain) winning, and save changes back through the store writer.
   bool load_state(const std::string& path, std::string& error);
   /// Starts the receive threads (live).
   void start_live();
@@ -152,6 +157,11 @@ class Pipeline {
   /// consumer has room again, so a file replay loses nothing to a slow consumer.
   void wait_for_consumers(const transform::IngestWorker& worker, uint64_t& published);
   static std::vector<api::TenantName> tenant_names(const Config& config);
+  /// With a store: applies the decoder state rows Persistence read to each worker (the
+  /// exporters its thread receives) and creates one saver per worker. Once, before decoding.
+  void restore_decoder_state();
+  /// Worker `idx`'s saver tick (no-op without a store).
+  void tick_decoder_state(size_t idx);
   transform::IngestWorker::Options worker_options() const;
 
   Config config_;
@@ -174,6 +184,9 @@ class Pipeline {
   std::unique_ptr<Persistence>
       persistence_;  ///< fed by analysis_: declared before it, destroyed after
   std::unique_ptr<AnalyzeStage> analysis_;
+  /// One per worker, with a store (app/decoder_state.h); used by that worker's thread only.
+  std::vector<std::unique_ptr<DecoderStateSaver>> state_savers_;
+  bool decoder_state_restored_ = false;
   bool analysis_output_ = false;  ///< the analysis stage writes incident events somewhere
   bool stopped_ = false;
 

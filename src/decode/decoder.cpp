@@ -1,6 +1,7 @@
 #include "decode/decoder.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -191,11 +192,79 @@ bool Decoder::load_state(const std::string& path, std::string& error,
     error = path + ": truncated state file";
     return false;
   }
+  struct stat st {};
+  const int64_t mtime_ns = ::stat(path.c_str(), &st) == 0
+                               ? int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec
+                               : 0;
   for (auto& [addr, state] : loaded) {
     ExporterState* exporter = exporter_for(addr);
-    if (exporter != nullptr) exporter->templates = std::move(state.templates);
+    if (exporter == nullptr) continue;
+    exporter->templates = std::move(state.templates);
+    for (const uint32_t domain : detail::domains_with_state(*exporter->templates)) {
+      detail::note_domain_change(*exporter->templates, domain, mtime_ns);
+      auto it = exporter->templates->changes.find(domain);
+      if (it != exporter->templates->changes.end()) it->second.dirty = false;
+    }
   }
   return true;
+}
+
+void Decoder::take_changed_domains(std::vector<DomainState>& out) {
+  for (auto& [addr, exporter] : exporters_) {
+    if (!exporter.templates) continue;
+    TemplateState& state = *exporter.templates;
+    for (auto& [domain, change] : state.changes) {
+      if (!change.dirty) continue;
+      change.dirty = false;
+      DomainState& d = out.emplace_back();
+      d.exporter = addr;
+      d.domain = domain;
+      d.changed_ns = change.changed_ns;
+      detail::serialize_domain_state(state, domain, d.blob);
+    }
+  }
+}
+
+void Decoder::all_domains(std::vector<DomainState>& out) const {
+  for (const auto& [addr, exporter] : exporters_) {
+    if (!exporter.templates) continue;
+    const TemplateState& state = *exporter.templates;
+    for (const uint32_t domain : detail::domains_with_state(state)) {
+      DomainState& d = out.emplace_back();
+      d.exporter = addr;
+      d.domain = domain;
+      if (auto it = state.changes.find(domain); it != state.changes.end()) {
+        d.changed_ns = it->second.changed_ns;
+      }
+      detail::serialize_domain_state(state, domain, d.blob);
+    }
+  }
+}
+
+ApplyStatus Decoder::apply_domain_state(const flow::IpAddress& exporter_addr, uint32_t domain,
+                                        std::span<const std::byte> blob, int64_t changed_ns) {
+  auto found = exporters_.find(exporter_addr);
+  if (found == exporters_.end()) {
+    // A new exporter enters the table only with a blob that decodes.
+    ExporterState fresh(exporter_addr);
+    if (!detail::apply_domain_state(blob, domain, changed_ns, config_, fresh)) {
+      return ApplyStatus::kCorrupt;
+    }
+    if (exporters_.size() >= config_.max_exporters) return ApplyStatus::kNoRoom;
+    exporters_.emplace(exporter_addr, std::move(fresh));
+    return ApplyStatus::kApplied;
+  }
+  ExporterState& exporter = found->second;
+  if (exporter.templates) {
+    const auto& changes = exporter.templates->changes;
+    if (auto it = changes.find(domain); it != changes.end() && it->second.changed_ns > changed_ns) {
+      return ApplyStatus::kOlder;
+    }
+  }
+  if (!detail::apply_domain_state(blob, domain, changed_ns, config_, exporter)) {
+    return ApplyStatus::kCorrupt;
+  }
+  return ApplyStatus::kApplied;
 }
 
 }  // namespace fathom::decode

@@ -5,6 +5,7 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "decode/config.h"
 #include "decode/decode_status.h"
@@ -13,6 +14,27 @@
 #include "flow/flow_batch.h"
 
 namespace fathom::decode {
+
+/// The template and sampling-rate state of one observation domain of one exporter (the
+/// NetFlow v9 source id or IPFIX observation domain id): the unit the store keeps, so that
+/// collectors that each hear some of an exporter's domains never overwrite each other's.
+struct DomainState {
+  flow::IpAddress exporter;
+  uint32_t domain = 0;
+  /// Arrival time of the packet that last changed this state (a template new, changed or
+  /// withdrawn; a different sampling rate or clock base); 0 when unknown. Decides which of
+  /// two copies is newer.
+  int64_t changed_ns = 0;
+  std::vector<std::byte> blob;  ///< opaque; read back by `Decoder::apply_domain_state`
+};
+
+/// Outcome of `Decoder::apply_domain_state`.
+enum class ApplyStatus : uint8_t {
+  kApplied,  ///< the domain's state was replaced by the blob's
+  kOlder,    ///< the decoder holds a later change of that domain: kept, blob ignored
+  kCorrupt,  ///< the blob is truncated, of an unknown version, or holds another domain
+  kNoRoom,   ///< the exporter table is full (`max_exporters`)
+};
 
 /// Decodes export packets of any supported protocol (NetFlow v5, v9, IPFIX, sFlow v5), chosen
 /// from the payload itself, straight into a FlowBatch. Owns per-exporter state (templates,
@@ -43,9 +65,24 @@ class Decoder {
   /// Loads state written by save_state. A missing file is not an error (returns true, loads
   /// nothing); a corrupt or foreign file returns false with `error` and loads nothing. With
   /// `keep`, only exporters for which it returns true are loaded (the ones whose packets this
-  /// decoder's thread receives).
+  /// decoder's thread receives). The file's modification time becomes the change time of
+  /// every domain loaded (`DomainState::changed_ns`).
   bool load_state(const std::string& path, std::string& error,
                   const std::function<bool(const flow::IpAddress&)>& keep = {});
+
+  /// Appends the state of every (exporter, domain) changed since the previous call and clears
+  /// their marks. Cheap when nothing changed (one pass over the exporters). Call on the
+  /// decoder's own thread; hand the blobs to another thread for I/O.
+  void take_changed_domains(std::vector<DomainState>& out);
+  /// Appends the state of every (exporter, domain) that holds any; marks stay as they are.
+  void all_domains(std::vector<DomainState>& out) const;
+  /// Replaces one domain's templates, sampling rates and clock base by those in `blob` (from
+  /// `take_changed_domains` or `all_domains`, possibly of another decoder or process) unless
+  /// this decoder saw a change of that domain later than `changed_ns` (a template that
+  /// arrived after the blob was saved wins). Never throws on bad input: a malformed blob
+  /// changes nothing and returns kCorrupt. Parked data sets are not re-run.
+  ApplyStatus apply_domain_state(const flow::IpAddress& exporter, uint32_t domain,
+                                 std::span<const std::byte> blob, int64_t changed_ns);
 
   /// Calls `fn` for each exporter (read-only view for stats output and metrics).
   void for_each_exporter(const std::function<void(const ExporterState&)>& fn) const;

@@ -240,6 +240,38 @@ SamplerSnapshot AdaptiveSampler::snapshot() const {
   return s;
 }
 
+std::vector<SamplerTenantState> AdaptiveSampler::export_state() const {
+  std::lock_guard lock(mutex_);
+  std::vector<SamplerTenantState> out;
+  for (const std::shared_ptr<SamplerSlot>& slot : controller_table_->slots_) {
+    if (slot->target_ <= 0.0 || !slot->has_rate_) continue;
+    SamplerTenantState st;
+    st.tenant_id = slot->tenant_id();
+    st.probability = slot->probability();
+    st.smoothed_rate = slot->smoothed_rate_;
+    st.kept_rate = slot->kept_rate_;
+    st.target = slot->target_;
+    out.push_back(st);
+  }
+  return out;
+}
+
+bool AdaptiveSampler::restore_state(const SamplerTenantState& state) noexcept {
+  const bool valid = std::isfinite(state.probability) && state.probability > 0.0 &&
+                     state.probability <= 1.0 && std::isfinite(state.smoothed_rate) &&
+                     state.smoothed_rate >= 0.0 && std::isfinite(state.kept_rate) &&
+                     state.kept_rate >= 0.0;
+  if (!valid) return false;
+  std::lock_guard lock(mutex_);
+  SamplerSlot* slot = controller_table_->find(state.tenant_id);
+  if (slot == nullptr || slot->target_ <= 0.0) return false;
+  slot->smoothed_rate_ = state.smoothed_rate;
+  slot->has_rate_ = true;
+  slot->kept_rate_ = state.kept_rate;
+  set_probability(*slot, std::clamp(state.probability, min_probability_, 1.0));
+  return true;
+}
+
 SamplerView::SamplerView(std::shared_ptr<AdaptiveSampler> sampler) : sampler_(std::move(sampler)) {}
 
 SamplerSlot* SamplerView::find(uint32_t tenant_id) noexcept {

@@ -159,6 +159,17 @@ struct SamplerTenantStats {
   uint64_t surges_total = 0;  ///< times the surge rule lowered the probability early
 };
 
+/// What the controller knows about one tenant that a restart would otherwise lose: its keep
+/// probability and the smoothed arrival rate it came from (docs/adaptive-sampling.md
+/// "Across restarts"). Counters and windows are not part of it: those start afresh.
+struct SamplerTenantState {
+  uint32_t tenant_id = 0;
+  double probability = 1.0;    ///< in (0, 1]
+  double smoothed_rate = 0.0;  ///< records/s, >= 0
+  double kept_rate = 0.0;      ///< records/s over the latest closed window, >= 0
+  double target = 0.0;         ///< the target it was controlled for (records/s)
+};
+
 /// The sampler's figures for metrics.
 struct SamplerSnapshot {
   std::vector<SamplerTenantStats> tenants;  ///< sorted by tenant id
@@ -221,6 +232,17 @@ class AdaptiveSampler {
 
   /// Per-tenant figures (any thread; briefly takes the controller lock).
   SamplerSnapshot snapshot() const;
+
+  /// The state of every tenant with a target that has been measured at least once (any
+  /// thread; briefly takes the controller lock), sorted by tenant id.
+  std::vector<SamplerTenantState> export_state() const;
+  /// Carries a tenant's state over from before a restart (`export_state` of the previous
+  /// process): its smoothed rate is the history the next measurement is smoothed against, and
+  /// its probability (clamped to [min_probability, 1]) is in force until the next update
+  /// moves it as usual (down at once, up at most x2). False, and nothing changes, when the
+  /// tenant is not configured, has no target now, or `state` holds a non-finite or
+  /// out-of-range value. Call before traffic (any thread).
+  bool restore_state(const SamplerTenantState& state) noexcept;
 
   /// Load shedding (any thread): every tenant's keep probability is multiplied by `factor`
   /// (clamped to [min_probability, 1]) from the next controller update, tenants without a

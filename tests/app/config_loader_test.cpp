@@ -179,6 +179,11 @@ alert:
     - name: file
       kind: json_lines
       path: /srv/fathom/alerts.jsonl
+    - name: bus
+      kind: kafka
+      brokers: "k1:9092,k2:9092"
+      topic: soc.alerts
+      properties: {security.protocol: ssl, socket.keepalive.enable: true}
   retry: {max_attempts: 3, initial_backoff_ms: 100, max_backoff_ms: 10000}
   rate_limit: {alerts_per_minute: 30, burst: 10, summary_interval_seconds: 120}
   spool_max_mb_per_sink: 16
@@ -342,7 +347,7 @@ TEST(ConfigLoader, FullFileSetsEveryField) {
   EXPECT_EQ(c.kafka.properties,
             (std::map<std::string, std::string>{{"security.protocol", "SASL_SSL"},
                                                 {"sasl.mechanism", "SCRAM-SHA-512"}}));
-  ASSERT_EQ(c.alert.sinks.size(), 3u);
+  ASSERT_EQ(c.alert.sinks.size(), 4u);
   const alert::SinkConfig& siem = c.alert.sinks[0];
   EXPECT_EQ(siem.name, "siem");
   EXPECT_EQ(siem.kind, alert::SinkKind::kSyslog);
@@ -364,6 +369,13 @@ TEST(ConfigLoader, FullFileSetsEveryField) {
   EXPECT_FALSE(oncall.verify_tls);
   EXPECT_EQ(c.alert.sinks[2].kind, alert::SinkKind::kJsonLines);
   EXPECT_EQ(c.alert.sinks[2].path, "/srv/fathom/alerts.jsonl");
+  const alert::SinkConfig& bus = c.alert.sinks[3];
+  EXPECT_EQ(bus.kind, alert::SinkKind::kKafka);
+  EXPECT_EQ(bus.brokers, "k1:9092,k2:9092");
+  EXPECT_EQ(bus.topic, "soc.alerts");
+  EXPECT_EQ(bus.properties,
+            (std::map<std::string, std::string>{{"security.protocol", "ssl"},
+                                                {"socket.keepalive.enable", "true"}}));
   EXPECT_EQ(c.alert.retry.max_attempts, 3u);
   EXPECT_EQ(c.alert.retry.initial_backoff_ms, 100);
   EXPECT_EQ(c.alert.retry.max_backoff_ms, 10000);
@@ -455,7 +467,7 @@ TEST(ConfigLoader, FullFileSetsEveryField) {
 }
 
 /// The schema paths of every mapping key in `node` ("tenants[].exporters[].address"); the
-/// free-form maps (thresholds, a sink's headers) count as one key each.
+/// free-form maps (thresholds, a sink's headers and properties) count as one key each.
 void collect_key_paths(const YAML::Node& node, const std::string& path,
                        std::set<std::string>& out) {
   if (node.IsMap()) {
@@ -663,9 +675,20 @@ const RejectCase kRejectCases[] = {
      "fathom.yaml:2:14: analyze.autoscale: min_workers must not exceed max_workers"},
     {"StoreUrlEmpty", "store:\n  url: \"\"\n", "fathom.yaml:2:8: store.url: must not be empty"},
     {"AlertSinkWithoutKind", "alert:\n  sinks:\n    - {name: a, path: /x}\n",
-     "fathom.yaml:3:7: alert.sinks[0]: needs a kind (webhook, syslog, json_lines)"},
+     "fathom.yaml:3:7: alert.sinks[0]: needs a kind (webhook, syslog, json_lines, kafka)"},
     {"AlertSinkUnknownKind", "alert:\n  sinks:\n    - {name: a, kind: pager}\n",
-     "fathom.yaml:3:23: alert.sinks[0].kind: 'pager' is not one of webhook, syslog, json_lines"},
+     "fathom.yaml:3:23: alert.sinks[0].kind: 'pager' is not one of webhook, syslog, json_lines, "
+     "kafka"},
+    {"AlertKafkaWithoutBrokers", "alert:\n  sinks:\n    - {name: a, kind: kafka}\n",
+     "fathom.yaml:2:3: alert: alert sink 'a': brokers is empty"},
+    {"AlertKafkaBadTopic",
+     "alert:\n  sinks:\n    - {name: a, kind: kafka, brokers: 'k:9092', topic: 'a b'}\n",
+     "fathom.yaml:2:3: alert: alert sink 'a': topic must be 1-249 of A-Z a-z 0-9 '.', '_', '-' "
+     "(not '.' or '..')"},
+    {"AlertKafkaPropertiesNotAMapping",
+     "alert:\n  sinks:\n    - {name: a, kind: kafka, brokers: 'k:9092', properties: [x]}\n",
+     "fathom.yaml:3:61: alert.sinks[0].properties: expected a mapping of librdkafka property: "
+     "value"},
     {"AlertWebhookBadUrl", "alert:\n  sinks:\n    - {name: a, kind: webhook, url: ftp://x}\n",
      "fathom.yaml:2:3: alert: alert sink 'a': url must start with http:// or https://"},
     {"DomainNotANumber",

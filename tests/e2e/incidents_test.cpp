@@ -340,7 +340,8 @@ TEST(StoreAndAlerts, DemoIsStoredAndAlertedOnceAcrossARestart) {
   }
   EXPECT_EQ(table_rows(db, "incident_updates").size(), events);
   // Ten minutes of traffic: rollups of each tenant's minutes, the three tenants, the four
-  // exporters, and the three detector states.
+  // exporters, the three detector states, and the decoder state of the two exporters that
+  // send templates (NetFlow v9 and IPFIX; one observation domain each).
   const std::vector<std::string> rollups = table_rows(db, "rollups");
   std::map<std::string, int> minutes;
   for (const std::string& row : rollups) ++minutes[field(row, "tenant_id")];
@@ -349,8 +350,20 @@ TEST(StoreAndAlerts, DemoIsStoredAndAlertedOnceAcrossARestart) {
   EXPECT_EQ(table_rows(db, "tenants").size(), 3u);
   EXPECT_EQ(table_rows(db, "exporters").size(), 4u);
   const std::vector<std::string> state = table_rows(db, "tenant_state");
-  EXPECT_EQ(state.size(), 3u);
-  for (const std::string& row : state) EXPECT_EQ(field(row, "key"), "ai") << row;
+  EXPECT_EQ(state.size(), 5u);
+  size_t detector_states = 0;
+  size_t decoder_states = 0;
+  for (const std::string& row : state) {
+    if (field(row, "tenant_id") == "0") {
+      ++decoder_states;
+      EXPECT_EQ(field(row, "key").rfind("decoder/", 0), 0u) << row;
+    } else {
+      ++detector_states;
+      EXPECT_EQ(field(row, "key"), "ai") << row;
+    }
+  }
+  EXPECT_EQ(detector_states, 3u);
+  EXPECT_EQ(decoder_states, 2u);
 
   // One open and one close alert per incident (escalations may come between).
   const auto alerted = [&] {

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <map>
 #include <random>
 #include <thread>
@@ -544,6 +545,95 @@ TEST(AdaptiveSamplerTest, TheLoadFactorTightensEveryTenantAndSumsStayUnbiased) {
   sim.run(loads, 30, 60, 0.05);
   EXPECT_EQ(stats_of(sampler->snapshot(), 1).probability, 1.0);
   EXPECT_NEAR(stats_of(sampler->snapshot(), 2).probability, 0.1, 0.02);
+}
+
+}  // namespace
+}  // namespace fathom::transform
+
+namespace fathom::transform {
+namespace {
+
+// --- across restarts (AdaptiveSampler::export_state / restore_state) -------------------------
+
+TEST(AdaptiveSamplerTest, ARestoredSamplerCarriesOnInsteadOfStartingAtOne) {
+  const Config config = config_with({{1, 100}, {2, 0}});
+  auto before = std::make_shared<AdaptiveSampler>(config);
+  {
+    Simulation sim(before);
+    std::vector<Load> loads = {steady(1, 1000, 201), steady(2, 1000, 202)};
+    sim.run(loads, 0, 10);
+  }
+  const std::vector<SamplerTenantState> saved = before->export_state();
+  ASSERT_EQ(saved.size(), 1u) << "only tenants with a target are controlled";
+  EXPECT_EQ(saved[0].tenant_id, 1u);
+  EXPECT_NEAR(saved[0].probability, 0.1, 0.02);
+  EXPECT_NEAR(saved[0].smoothed_rate, 1000, 100);
+  EXPECT_EQ(saved[0].target, 100);
+
+  // The same load on a restarted sampler, with and without the saved state.
+  auto restored = std::make_shared<AdaptiveSampler>(config);
+  ASSERT_TRUE(restored->restore_state(saved[0]));
+  SamplerView view(restored);
+  EXPECT_EQ(view.find(1)->probability(), saved[0].probability);
+  EXPECT_EQ(stats_of(restored->snapshot(), 1).arrival_rate, saved[0].smoothed_rate);
+  auto cold = std::make_shared<AdaptiveSampler>(config);
+  Simulation warm_sim(restored);
+  Simulation cold_sim(cold);
+  std::vector<Load> warm_load = {steady(1, 1000, 203)};
+  std::vector<Load> cold_load = {steady(1, 1000, 203)};
+  double min_p = 1.0;
+  double max_p = 0.0;
+  warm_sim.run(warm_load, 0, 4, 0.01, [&](int64_t) {
+    min_p = std::min(min_p, view.find(1)->probability());
+    max_p = std::max(max_p, view.find(1)->probability());
+  });
+  cold_sim.run(cold_load, 0, 4);
+  // Kept at about the target from the first packet on (4 s x 100/s), where the cold start
+  // keeps everything until its surge rule cuts in.
+  EXPECT_GT(warm_sim.tallies()[1].kept, 300u);
+  EXPECT_LT(warm_sim.tallies()[1].kept, 500u);
+  EXPECT_GT(cold_sim.tallies()[1].kept, warm_sim.tallies()[1].kept + 100);
+  EXPECT_GT(min_p, 0.05);
+  EXPECT_LT(max_p, 0.2);
+}
+
+TEST(AdaptiveSamplerTest, RestoreRefusesUnknownTenantsTenantsWithoutTargetAndBadValues) {
+  auto sampler = std::make_shared<AdaptiveSampler>(config_with({{1, 100}, {2, 0}}));
+  SamplerTenantState state;
+  state.tenant_id = 1;
+  state.probability = 0.25;
+  state.smoothed_rate = 400;
+  for (const double bad : {0.0, -0.1, 1.5, std::nan(""), std::numeric_limits<double>::infinity()}) {
+    SamplerTenantState s = state;
+    s.probability = bad;
+    EXPECT_FALSE(sampler->restore_state(s)) << bad;
+  }
+  for (const double bad : {-1.0, std::nan(""), std::numeric_limits<double>::infinity()}) {
+    SamplerTenantState s = state;
+    s.smoothed_rate = bad;
+    EXPECT_FALSE(sampler->restore_state(s)) << bad;
+    s = state;
+    s.kept_rate = bad;
+    EXPECT_FALSE(sampler->restore_state(s)) << bad;
+  }
+  SamplerTenantState unknown = state;
+  unknown.tenant_id = 9;
+  EXPECT_FALSE(sampler->restore_state(unknown));
+  SamplerTenantState no_target = state;
+  no_target.tenant_id = 2;
+  EXPECT_FALSE(sampler->restore_state(no_target));
+  SamplerView view(sampler);
+  EXPECT_EQ(view.find(1)->probability(), 1.0);  // nothing above changed anything
+  EXPECT_EQ(view.find(2)->probability(), 1.0);
+  EXPECT_TRUE(sampler->export_state().empty());
+
+  // A probability under today's minimum is raised to it.
+  Sampling s;
+  s.min_probability = 0.5;
+  auto strict = std::make_shared<AdaptiveSampler>(config_with({{1, 100}}, s));
+  ASSERT_TRUE(strict->restore_state(state));
+  SamplerView strict_view(strict);
+  EXPECT_EQ(strict_view.find(1)->probability(), 0.5);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "decode/byte_reader.h"
+#include "decode/detail/protocols.h"
 #include "decode/detail/template_state.h"
 
 namespace fathom::decode::detail {
@@ -393,29 +394,40 @@ DomainInfo* domain_info(TemplateState& state, uint32_t domain) {
   return &state.domains.try_emplace(domain).first->second;
 }
 
-/// Options record: remember what it announces (sampling rate, clock base).
-void absorb_options(TemplateState& state, uint32_t domain, const Scratch& s) {
+bool same_rate(const SamplerRate& a, const SamplerRate& b) noexcept {
+  return a.rate == b.rate && a.algorithm == b.algorithm;
+}
+
+/// Options record: remember what it announces (sampling rate, clock base). True when that
+/// changed anything (a re-announcement of the same values is not a change to save).
+bool absorb_options(TemplateState& state, uint32_t domain, const Scratch& s) {
+  bool changed = false;
   if (s.has_system_init) {
     if (DomainInfo* d = domain_info(state, domain)) {
+      changed = changed || !d->has_system_init || d->system_init_ms != s.system_init_ms;
       d->has_system_init = true;
       d->system_init_ms = s.system_init_ms;
     }
   }
   const uint32_t rate = direct_rate(s);
-  if (rate == 0) return;
+  if (rate == 0) return changed;
   const SamplerRate value{rate, algorithm_of(s)};
   const uint64_t key =
       TemplateState::sampler_key(domain, s.has_sampler_id ? uint32_t(s.sampler_id) : 0);
   auto it = state.samplers.find(key);
   if (it != state.samplers.end()) {
+    changed = changed || !same_rate(it->second, value);
     it->second = value;
   } else if (state.samplers.size() < TemplateState::kMaxSamplers) {
     state.samplers.emplace(key, value);
+    changed = true;
   }
   if (DomainInfo* d = domain_info(state, domain)) {
+    changed = changed || !d->has_default_rate || !same_rate(d->default_rate, value);
     d->has_default_rate = true;
     d->default_rate = value;
   }
+  return changed;
 }
 
 void set_rate(FlowRecord& r, const SamplerRate* rate, ExporterStats& stats) noexcept {
@@ -613,7 +625,9 @@ DecodeStatus run_data_set(const Template& t, std::span<const std::byte> body,
         break;
       }
       pos += used;
-      absorb_options(state, info.domain, s);
+      if (absorb_options(state, info.domain, s)) {
+        note_domain_change(state, info.domain, exporter.stats.last_seen_ns);
+      }
       // Clock base may have changed for the following records of this message.
       if (s.has_system_init) {
         tb.has_system_init = true;
@@ -692,6 +706,7 @@ DecodeStatus learn_template(Template&& t, const Config& config, ExporterState& e
   }
   TemplateState& state = template_state(exporter);
   const uint64_t key = t.key();
+  const uint32_t t_domain = t.domain;
   uint64_t evicted = 0;
   const auto result = state.cache.put(std::move(t), config.max_templates_per_exporter, evicted);
   for (uint64_t i = 0; i < evicted; ++i) stats.count(DecodeStatus::kTemplateEvicted);
@@ -700,7 +715,10 @@ DecodeStatus learn_template(Template&& t, const Config& config, ExporterState& e
     stats.count(DecodeStatus::kTooManyTemplates);
     return DecodeStatus::kTooManyTemplates;
   }
-  if (result != TemplateCache::PutResult::kUnchanged) ++stats.templates_added;
+  if (result != TemplateCache::PutResult::kUnchanged) {
+    ++stats.templates_added;
+    note_domain_change(state, t_domain, stats.last_seen_ns);
+  }
   // Parked sets wait for the end of the message: options records later in it (sampling rate,
   // clock base) then apply to them too.
   if (state.pending.size() != 0 && state.ready.size() < TemplateState::kMaxReady) {
@@ -753,6 +771,7 @@ size_t withdraw_templates(ExporterState& exporter, WireProtocol protocol, uint32
   if (!all_data && !all_options) n += cache.erase(template_key(protocol, domain, template_id));
   exporter.stats.templates_withdrawn += n;
   exporter.stats.templates_active = cache.size();
+  if (n > 0) note_domain_change(*exporter.templates, domain, exporter.stats.last_seen_ns);
   return n;
 }
 

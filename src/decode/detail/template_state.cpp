@@ -1,9 +1,11 @@
-// Persistence and housekeeping of TemplateState: the state file's per-exporter blob and the
-// expiry of parked data sets.
+// Persistence and housekeeping of TemplateState: the state file's per-exporter blob, the
+// store's per-domain blob, change marks, and the expiry of parked data sets.
 
 #include "decode/detail/template_state.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <iterator>
 #include <memory>
 #include <utility>
 
@@ -52,46 +54,140 @@ bool valid_algorithm(uint8_t v) noexcept {
 
 }  // namespace
 
-void serialize_template_state(const ExporterState& exporter, std::vector<std::byte>& out) {
+namespace {
+
+/// The blob of `state` (null: empty), restricted to `only_domain` when given.
+void serialize_state(const TemplateState* state, const uint32_t* only_domain,
+                     std::vector<std::byte>& out) {
   BlobWriter w(out);
   w.u8(kBlobMagic);
   w.u8(kBlobVersion);
-  if (!exporter.templates) {
+  if (state == nullptr) {
     w.u32(0);
     w.u32(0);
     w.u32(0);
     return;
   }
-  const TemplateState& state = *exporter.templates;
-  w.u32(static_cast<uint32_t>(state.cache.size()));
-  state.cache.for_each([&w](const Template& t) {
-    w.u8(static_cast<uint8_t>(t.protocol));
-    w.u8(t.is_options ? 1 : 0);
-    w.u32(t.domain);
-    w.u16(t.id);
-    w.u16(t.scope_count);
-    w.u16(static_cast<uint16_t>(t.fields.size()));
-    for (const FieldSpec& f : t.fields) {
+  const auto wanted = [only_domain](uint32_t domain) {
+    return only_domain == nullptr || *only_domain == domain;
+  };
+  std::vector<const Template*> templates;
+  state->cache.for_each([&](const Template& t) {
+    if (wanted(t.domain)) templates.push_back(&t);
+  });
+  w.u32(static_cast<uint32_t>(templates.size()));
+  for (const Template* t : templates) {
+    w.u8(static_cast<uint8_t>(t->protocol));
+    w.u8(t->is_options ? 1 : 0);
+    w.u32(t->domain);
+    w.u16(t->id);
+    w.u16(t->scope_count);
+    w.u16(static_cast<uint16_t>(t->fields.size()));
+    for (const FieldSpec& f : t->fields) {
       w.u16(f.id);
       w.u16(f.length);
       w.u32(f.pen);
     }
-  });
-  w.u32(static_cast<uint32_t>(state.samplers.size()));
-  for (const auto& [key, rate] : state.samplers) {
+  }
+  uint32_t samplers = 0;
+  for (const auto& [key, rate] : state->samplers) samplers += wanted(uint32_t(key >> 32)) ? 1 : 0;
+  w.u32(samplers);
+  for (const auto& [key, rate] : state->samplers) {
+    if (!wanted(uint32_t(key >> 32))) continue;
     w.u32(static_cast<uint32_t>(key >> 32));
     w.u32(static_cast<uint32_t>(key));
     w.u32(rate.rate);
     w.u8(static_cast<uint8_t>(rate.algorithm));
   }
-  w.u32(static_cast<uint32_t>(state.domains.size()));
-  for (const auto& [domain, d] : state.domains) {
+  uint32_t domains = 0;
+  for (const auto& [domain, d] : state->domains) domains += wanted(domain) ? 1 : 0;
+  w.u32(domains);
+  for (const auto& [domain, d] : state->domains) {
+    if (!wanted(domain)) continue;
     w.u32(domain);
     w.u8(static_cast<uint8_t>((d.has_system_init ? 1 : 0) | (d.has_default_rate ? 2 : 0)));
     w.u64(static_cast<uint64_t>(d.system_init_ms));
     w.u32(d.default_rate.rate);
     w.u8(static_cast<uint8_t>(d.default_rate.algorithm));
   }
+}
+
+}  // namespace
+
+void serialize_template_state(const ExporterState& exporter, std::vector<std::byte>& out) {
+  serialize_state(exporter.templates.get(), nullptr, out);
+}
+
+void serialize_domain_state(const TemplateState& state, uint32_t domain,
+                            std::vector<std::byte>& out) {
+  serialize_state(&state, &domain, out);
+}
+
+std::vector<uint32_t> domains_with_state(const TemplateState& state) {
+  std::vector<uint32_t> out;
+  state.cache.for_each([&](const Template& t) { out.push_back(t.domain); });
+  for (const auto& [key, rate] : state.samplers) out.push_back(uint32_t(key >> 32));
+  for (const auto& [domain, d] : state.domains) out.push_back(domain);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+void note_domain_change(TemplateState& state, uint32_t domain, int64_t now_ns) {
+  auto it = state.changes.find(domain);
+  if (it == state.changes.end()) {
+    if (state.changes.size() >= TemplateState::kMaxTrackedDomains) {
+      // Templates evicted or withdrawn leave entries of domains without state behind (a
+      // spoofer cycling domain ids would fill the table): those go first.
+      const std::vector<uint32_t> live = domains_with_state(state);
+      for (auto c = state.changes.begin(); c != state.changes.end();) {
+        c = std::binary_search(live.begin(), live.end(), c->first) ? std::next(c)
+                                                                   : state.changes.erase(c);
+      }
+      if (state.changes.size() >= TemplateState::kMaxTrackedDomains) return;
+    }
+    it = state.changes.try_emplace(domain).first;
+  }
+  it->second.changed_ns = now_ns;
+  it->second.dirty = true;
+}
+
+bool apply_domain_state(std::span<const std::byte> blob, uint32_t domain, int64_t changed_ns,
+                        const Config& config, ExporterState& exporter) {
+  ExporterState loaded(exporter.address);
+  if (!deserialize_template_state(blob, config, loaded)) return false;
+  const TemplateState& in = *loaded.templates;
+  bool foreign = false;
+  in.cache.for_each([&](const Template& t) { foreign = foreign || t.domain != domain; });
+  for (const auto& [key, rate] : in.samplers) foreign = foreign || uint32_t(key >> 32) != domain;
+  for (const auto& [d, info] : in.domains) foreign = foreign || d != domain;
+  if (foreign) return false;
+
+  TemplateState& state = template_state(exporter);
+  for (const WireProtocol protocol : {WireProtocol::kNetflowV9, WireProtocol::kIpfix}) {
+    state.cache.erase_domain(protocol, domain, false);
+    state.cache.erase_domain(protocol, domain, true);
+  }
+  for (auto it = state.samplers.begin(); it != state.samplers.end();) {
+    it = uint32_t(it->first >> 32) == domain ? state.samplers.erase(it) : std::next(it);
+  }
+  state.domains.erase(domain);
+  uint64_t evicted = 0;
+  in.cache.for_each([&](const Template& t) {
+    Template copy = t;
+    state.cache.put(std::move(copy), config.max_templates_per_exporter, evicted);
+  });
+  for (uint64_t i = 0; i < evicted; ++i) exporter.stats.count(DecodeStatus::kTemplateEvicted);
+  for (const auto& [key, rate] : in.samplers) {
+    if (state.samplers.size() < TemplateState::kMaxSamplers) state.samplers.emplace(key, rate);
+  }
+  for (const auto& [d, info] : in.domains) {
+    if (state.domains.size() < TemplateState::kMaxDomains) state.domains.emplace(d, info);
+  }
+  exporter.stats.templates_active = state.cache.size();
+  note_domain_change(state, domain, changed_ns);
+  if (auto it = state.changes.find(domain); it != state.changes.end()) it->second.dirty = false;
+  return true;
 }
 
 bool deserialize_template_state(std::span<const std::byte> in, const Config& config,

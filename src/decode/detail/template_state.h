@@ -48,6 +48,17 @@ struct TemplateState {
   /// Keys of templates learned in the current message while sets were parked; drained at the
   /// end of the message (`detail::drain_pending`).
   std::vector<uint64_t> ready;
+
+  /// When a domain's state last changed (a template new, changed or withdrawn; an options
+  /// record announcing a different rate or clock base) and whether that change still has to
+  /// be saved (`Decoder::take_changed_domains`). At most kMaxTrackedDomains entries: when
+  /// full, entries of domains left without any state are dropped first.
+  struct DomainChange {
+    int64_t changed_ns = 0;  ///< arrival time of the packet that made the change
+    bool dirty = false;
+  };
+  static constexpr size_t kMaxTrackedDomains = 2048;
+  std::unordered_map<uint32_t, DomainChange> changes;
 };
 
 }  // namespace fathom::decode
