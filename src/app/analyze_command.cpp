@@ -50,20 +50,11 @@ int run_analyze(const AnalyzeCommandOptions& options, std::FILE* err) {
     std::fprintf(err, "%s: kafka.brokers is not set (in the config or --kafka-brokers)\n", kCmd);
     return 2;
   }
-  LogLevel level = config.log_level;
-  for (int i = 0; i < options.verbose && level != LogLevel::kTrace; ++i) {
-    level = static_cast<LogLevel>(static_cast<int>(level) - 1);
-  }
-  LogFormat format = config.log_format;
-  if (!options.log_format.empty() && !parse_log_format(options.log_format, format)) {
-    std::fprintf(err, "%s: --log-format must be text or json\n", kCmd);
-    return 2;
+  if (const int status =
+          setup_command_logging(kCmd, options.verbose, options.log_format, config, err)) {
+    return status;
   }
   std::string error;
-  if (!setup_logging(level, format, error)) {
-    std::fprintf(err, "%s: logging: %s\n", kCmd, error.c_str());
-    return 1;
-  }
   auto log = logger("app");
   for (const char* part : {"analyze", "detect", "store", "output", "alert"}) logger(part);
   collect::ListenEndpoint metrics_endpoint = config.metrics_listen;

@@ -245,6 +245,27 @@ bool parse_log_format(std::string_view text, LogFormat& out) noexcept {
   return true;
 }
 
+int setup_command_logging(const char* cmd, int verbose, std::string_view log_format, Config& config,
+                          std::FILE* err) {
+  LogLevel level = config.log_level;
+  for (int i = 0; i < verbose && level != LogLevel::kTrace; ++i) {
+    level = static_cast<LogLevel>(static_cast<int>(level) - 1);
+  }
+  LogFormat format = config.log_format;
+  if (!log_format.empty() && !parse_log_format(log_format, format)) {
+    std::fprintf(err, "%s: --log-format must be text or json\n", cmd);
+    return 2;
+  }
+  std::string error;
+  if (!setup_logging(level, format, error)) {
+    std::fprintf(err, "%s: logging: %s\n", cmd, error.c_str());
+    return 1;
+  }
+  config.log_level = level;
+  config.log_format = format;
+  return 0;
+}
+
 bool setup_logging(LogLevel level, LogFormat format, std::string& error, spdlog::sink_ptr sink) {
   if (format != LogFormat::kText && format != LogFormat::kJson) {
     error = "unknown log format " + std::to_string(static_cast<int>(format));

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -41,6 +42,14 @@ bool parse_log_format(std::string_view text, LogFormat& out) noexcept;
 /// keeps its previous configuration.
 bool setup_logging(LogLevel level, LogFormat format, std::string& error,
                    spdlog::sink_ptr sink = nullptr);
+
+/// Logging as a long-running command (`fathom run`, `collect`, `analyze`) starts it:
+/// `config`'s level, one step more verbose per `-v` (`verbose`), and its format unless
+/// `log_format` ("text" or "json"; "" keeps it) overrides it; both are written back into
+/// `config`. Returns 0, or the exit status after a message on `err` prefixed with `cmd`: 2 for
+/// a bad `log_format`, 1 when logging cannot start.
+int setup_command_logging(const char* cmd, int verbose, std::string_view log_format, Config& config,
+                          std::FILE* err);
 
 /// The logger named `name` (a part: "collect", "transform", ...), created on first use. All
 /// share the sink, format and level set by `setup_logging` / `set_log_level`; before any

@@ -211,22 +211,11 @@ int run_collector(const RunOptions& options, std::FILE* err) {
     return 2;
   }
 
-  LogLevel level = config.log_level;
-  for (int i = 0; i < options.verbose && level != LogLevel::kTrace; ++i) {
-    level = static_cast<LogLevel>(static_cast<int>(level) - 1);
-  }
-  LogFormat format = config.log_format;
-  if (!options.log_format.empty() && !parse_log_format(options.log_format, format)) {
-    std::fprintf(err, "%s: --log-format must be text or json\n", cmd);
-    return 2;
+  if (const int status =
+          setup_command_logging(cmd, options.verbose, options.log_format, config, err)) {
+    return status;
   }
   std::string error;
-  if (!setup_logging(level, format, error)) {
-    std::fprintf(err, "%s: logging: %s\n", cmd, error.c_str());
-    return 1;
-  }
-  config.log_level = level;
-  config.log_format = format;
   auto log = logger("app");
   // Parts that do not depend on `app` find their logger by name in spdlog's registry.
   for (const char* part : {"collect", "transform", "output"}) logger(part);
