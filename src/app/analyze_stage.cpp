@@ -211,11 +211,26 @@ void AnalyzeStage::spawn_worker(uint32_t index, uint32_t workers) {
 
 void AnalyzeStage::worker_loop(Worker& w) {
   const int64_t slide_ns = options_.windows.levels[0].slide_ns;
+  // Record time at the latest batch (its open slide's end) and when on the wall clock that
+  // batch came, for `idle_advance_ns`.
+  int64_t batch_record_ns = 0;
+  int64_t batch_mono_ns = monotonic_ns();
   while (!w.retired && !w.sub->finished()) {
     const bus::BatchRef batch = w.sub->pop(std::chrono::milliseconds(100));
     w.iteration_start_ns = monotonic_ns();
-    if (batch) w.engine->add(*batch);
-    if (options_.live && !w.retired) w.engine->advance(wall_clock_ns() - slide_ns / 4);
+    if (batch) {
+      w.engine->add(*batch);
+      batch_record_ns = w.engine->open_slide_end_ns();
+      batch_mono_ns = w.iteration_start_ns;
+    }
+    if (options_.live && !w.retired) {
+      w.engine->advance(wall_clock_ns() - slide_ns / 4);
+    } else if (!batch && options_.idle_advance_ns > 0 && !w.retired && w.engine->started()) {
+      const int64_t silent_ns = w.iteration_start_ns - batch_mono_ns;
+      if (silent_ns >= options_.idle_advance_ns) {
+        w.engine->advance(batch_record_ns + silent_ns - slide_ns);
+      }
+    }
     w.busy_ns += monotonic_ns() - w.iteration_start_ns;
     w.iteration_start_ns = 0;
   }

@@ -77,6 +77,13 @@ class AnalyzeStage {
     analyze::AutoscalerConfig autoscale;
     /// Live: slides close on the wall clock too. Replay: on record time and at the end.
     bool live = true;
+    /// Record time only (`live` false): once no batch has arrived for this long on the wall
+    /// clock, a worker's time runs on with the wall clock from its latest batch, so that a
+    /// source gone silent (a cluster partition whose tenants stopped sending) still closes its
+    /// windows and incidents, and its offsets get committed. Records arriving later than the
+    /// time so reached are analysed in the open slide and counted late. 0: never (a replay
+    /// of files, whose record time is not the wall clock's).
+    int64_t idle_advance_ns = 0;
     /// JSON lines of incident events: a path (appended to), "-" for stdout, or "".
     std::string output;
     /// Tightened by the load shedder when micro-batches overrun (may be null: no shedding).

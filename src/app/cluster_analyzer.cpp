@@ -127,8 +127,8 @@ struct ClusterAnalyzer::PartitionStage {
   std::deque<Pending> unsettled;  ///< handed to the stage, windows not all closed yet
   /// (offset, store mark): windows closed, results handed to the store, not yet durable.
   std::deque<std::pair<int64_t, uint64_t>> proposals;
-  int64_t committed = -1;             ///< last offset committed by this member
-  std::atomic<int64_t> position{-1};  ///< last offset handed over (read by positions())
+  std::atomic<int64_t> committed{-1};  ///< last offset committed by this member
+  std::atomic<int64_t> position{-1};   ///< last offset handed over (read by positions())
 };
 
 std::unique_ptr<ClusterAnalyzer> ClusterAnalyzer::open(const Config& config, std::string& error) {
@@ -263,9 +263,9 @@ void ClusterAnalyzer::commit_ready(PartitionStage& p) {
     commit = p.proposals.front().first;
     p.proposals.pop_front();
   }
-  if (commit <= p.committed) return;
+  if (commit <= p.committed.load()) return;
   if (consumer_->commit(p.partition, commit)) {
-    p.committed = commit;
+    p.committed.store(commit);
     commits_.fetch_add(1, std::memory_order_relaxed);
   } else {
     commit_refused_.fetch_add(1, std::memory_order_relaxed);
@@ -310,6 +310,7 @@ std::unique_ptr<ClusterAnalyzer::PartitionStage> ClusterAnalyzer::start_stage(in
   auto p = std::make_unique<PartitionStage>(partition);
   AnalyzeStage::Options o = base_options_;
   o.live = false;  // record time: a partition read again after a move lands in its windows
+  o.idle_advance_ns = int64_t{config_.kafka.idle_partition_seconds} * 1'000'000'000;
   o.final_flush = false;
   o.partial_first_windows = false;
   Persistence* persistence = persistence_.get();
@@ -426,6 +427,13 @@ std::map<int32_t, int64_t> ClusterAnalyzer::positions() const {
   std::lock_guard lock(stages_mutex_);
   std::map<int32_t, int64_t> out;
   for (const auto& [partition, p] : stages_) out[partition] = p->position.load();
+  return out;
+}
+
+std::map<int32_t, int64_t> ClusterAnalyzer::committed() const {
+  std::lock_guard lock(stages_mutex_);
+  std::map<int32_t, int64_t> out;
+  for (const auto& [partition, p] : stages_) out[partition] = p->committed.load();
   return out;
 }
 

@@ -81,6 +81,8 @@ class ClusterAnalyzer {
   std::vector<int32_t> partitions() const;
   /// Owned partitions → the offset of the last message handed to their analysis (-1: none).
   std::map<int32_t, int64_t> positions() const;
+  /// Owned partitions → the last offset this member committed (-1: none yet).
+  std::map<int32_t, int64_t> committed() const;
   ClusterAnalyzerStats stats() const;
   bus::KafkaConsumerStats consumer_stats() const;
   /// The /metrics snapshot: analysis summed over the partitions (and those given up), the

@@ -121,6 +121,7 @@ struct Config {
     std::string group_id = "fathom-analyze";
     int session_timeout_ms = 10'000;  ///< a dead analyzer's partitions move after this
     int commit_interval_ms = 1'000;   ///< how often an analyzer commits what is stored
+    int idle_partition_seconds = 30;  ///< a silent partition's time runs on after this (0: never)
     /// Further librdkafka properties (security.protocol, sasl.*, ssl.*), passed through.
     std::map<std::string, std::string> properties;
   } kafka;

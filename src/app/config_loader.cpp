@@ -65,6 +65,7 @@ constexpr auto kKeys = std::to_array<std::string_view>({
     "kafka.group_id",
     "kafka.session_timeout_ms",
     "kafka.commit_interval_ms",
+    "kafka.idle_partition_seconds",
     "kafka.properties",
     "alert",
     "alert.sinks",

@@ -47,6 +47,7 @@ void Loader::load_kafka(const YAML::Node& node, Config::Kafka& out) {
   read_string(node, path, "group_id", false, out.group_id);
   read_uint_into(node, path, "session_timeout_ms", 1'000, 3'600'000, out.session_timeout_ms);
   read_uint_into(node, path, "commit_interval_ms", 10, 600'000, out.commit_interval_ms);
+  read_uint_into(node, path, "idle_partition_seconds", 0, 86'400, out.idle_partition_seconds);
   if (const YAML::Node props = child(node, "properties", path)) {
     const std::string p = "kafka.properties";
     if (!props.IsMap()) {

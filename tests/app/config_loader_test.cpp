@@ -64,6 +64,7 @@ TEST(ConfigLoader, EmptyFileGivesTheDefaults) {
     EXPECT_EQ(c.kafka.group_id, "fathom-analyze");
     EXPECT_EQ(c.kafka.buffer_max_messages, 100'000);
     EXPECT_EQ(c.kafka.commit_interval_ms, 1'000);
+    EXPECT_EQ(c.kafka.idle_partition_seconds, 30);
     EXPECT_TRUE(c.kafka.properties.empty());
     EXPECT_EQ(c.decode.max_exporters, 4096u);
     EXPECT_EQ(c.decode.max_templates_per_exporter, 1024u);
@@ -157,6 +158,7 @@ kafka:
   group_id: analyzers-eu
   session_timeout_ms: 6000
   commit_interval_ms: 250
+  idle_partition_seconds: 45
   properties: {security.protocol: SASL_SSL, sasl.mechanism: SCRAM-SHA-512}
 alert:
   sinks:
@@ -344,6 +346,7 @@ TEST(ConfigLoader, FullFileSetsEveryField) {
   EXPECT_EQ(c.kafka.group_id, "analyzers-eu");
   EXPECT_EQ(c.kafka.session_timeout_ms, 6000);
   EXPECT_EQ(c.kafka.commit_interval_ms, 250);
+  EXPECT_EQ(c.kafka.idle_partition_seconds, 45);
   EXPECT_EQ(c.kafka.properties,
             (std::map<std::string, std::string>{{"security.protocol", "SASL_SSL"},
                                                 {"sasl.mechanism", "SCRAM-SHA-512"}}));

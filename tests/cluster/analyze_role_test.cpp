@@ -1,5 +1,6 @@
 // `fathom analyze` in a consumer group on librdkafka's mock cluster, fed by a `fathom collect`
-// pipeline replaying fathom-gen's demo scenario, storing to SQLite: the same incidents as the
+// pipeline replaying fathom-gen's demo scenario, storing to SQLite and to the real PostgreSQL
+// server the ctest fixture starts (tests/store/store_test_support.h): the same incidents as the
 // embedded `fathom run`, and a member killed mid-stream whose partitions the survivor takes
 // over without duplicating or losing an incident.
 
@@ -11,6 +12,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -21,6 +23,7 @@
 #include "bus/tenant_partition.h"
 #include "scenario_fixture.h"
 #include "store/store.h"
+#include "store/store_test_support.h"
 
 namespace fathom::app {
 namespace {
@@ -183,6 +186,8 @@ Config analyzer_config(const MockCluster& cluster, const std::string& dir, const
   c.kafka.client_id = name;
   c.kafka.session_timeout_ms = 6'000;
   c.kafka.commit_interval_ms = 100;
+  // Replays compress time: a pause of the test is no silence of the traffic.
+  c.kafka.idle_partition_seconds = 0;
   c.kafka.properties["log_level"] = "2";
   return c;
 }
@@ -219,7 +224,26 @@ int64_t cutoff_ns() {
   return s.start_ns + s.duration_ns - 20'000'000'000;
 }
 
-TEST(AnalyzeRole, TwoAnalyzersFindTheSameIncidentsAsTheEmbeddedRun) {
+/// Each case against both back ends: a fresh SQLite file, a fresh PostgreSQL database.
+class AnalyzeRole : public ::testing::TestWithParam<store::testing::Backend> {
+ protected:
+  void SetUp() override {
+    database_ = std::make_unique<store::testing::ScratchDatabase>(GetParam());
+    if (!database_->skip_reason().empty()) {
+      GTEST_SKIP() << "PostgreSQL unavailable, case skipped: " << database_->skip_reason();
+    }
+  }
+  const std::string& url() const { return database_->url(); }
+  /// A member name unique to the back end, so each run has its own spool directories.
+  std::string member(const std::string& name) const {
+    return name + (GetParam() == store::testing::Backend::kSqlite ? "-sqlite" : "-postgres");
+  }
+
+ private:
+  std::unique_ptr<store::testing::ScratchDatabase> database_;
+};
+
+TEST_P(AnalyzeRole, TwoAnalyzersFindTheSameIncidentsAsTheEmbeddedRun) {
   const auto& capture = demo_capture();
   const std::set<Found> embedded =
       detected_before(embedded_incidents(capture.config, capture.pcap), cutoff_ns());
@@ -227,9 +251,9 @@ TEST(AnalyzeRole, TwoAnalyzersFindTheSameIncidentsAsTheEmbeddedRun) {
 
   MockCluster cluster;
   cluster.create_topic("flows", kPartitions);
-  const std::string url = "sqlite:" + capture.dir.path + "/same.db";
-  auto a = open_analyzer(analyzer_config(cluster, capture.dir.path, "same-a", url));
-  auto b = open_analyzer(analyzer_config(cluster, capture.dir.path, "same-b", url));
+  const std::string& url = this->url();
+  auto a = open_analyzer(analyzer_config(cluster, capture.dir.path, member("same-a"), url));
+  auto b = open_analyzer(analyzer_config(cluster, capture.dir.path, member("same-b"), url));
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(wait_until([&] {
     return !a->partitions().empty() && !b->partitions().empty() &&
@@ -283,7 +307,7 @@ size_t matching(const TruthAttack& attack, const std::set<Found>& incidents) {
   return n;
 }
 
-TEST(AnalyzeRole, SurvivorTakesOverAKilledAnalyzersPartitionsWithoutDuplicatingIncidents) {
+TEST_P(AnalyzeRole, SurvivorTakesOverAKilledAnalyzersPartitionsWithoutDuplicatingIncidents) {
   const auto& capture = demo_capture();
   const int64_t t0 = capture.scenario.start_ns;
   const std::set<Found> embedded =
@@ -291,9 +315,9 @@ TEST(AnalyzeRole, SurvivorTakesOverAKilledAnalyzersPartitionsWithoutDuplicatingI
 
   MockCluster cluster;
   cluster.create_topic("flows", kPartitions);
-  const std::string url = "sqlite:" + capture.dir.path + "/failover.db";
-  auto a = open_analyzer(analyzer_config(cluster, capture.dir.path, "failover-a", url));
-  auto b = open_analyzer(analyzer_config(cluster, capture.dir.path, "failover-b", url));
+  const std::string& url = this->url();
+  auto a = open_analyzer(analyzer_config(cluster, capture.dir.path, member("failover-a"), url));
+  auto b = open_analyzer(analyzer_config(cluster, capture.dir.path, member("failover-b"), url));
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(wait_until([&] {
     return !a->partitions().empty() && !b->partitions().empty() &&
@@ -357,6 +381,51 @@ TEST(AnalyzeRole, SurvivorTakesOverAKilledAnalyzersPartitionsWithoutDuplicatingI
   }
   EXPECT_GE(attacks_found, 5u) << both;
 }
+
+// kafka.idle_partition_seconds: once the traffic stops, the last messages of each partition are
+// committed only if the partition's time runs on with the wall clock (their windows must close
+// first). Off, they wait for traffic that never comes.
+TEST(SilentPartition, ItsLastMessagesAreCommittedOnlyWhenItsTimeRunsOnWithTheWallClock) {
+  const auto& capture = demo_capture();
+  for (const int idle_s : {0, 1}) {
+    SCOPED_TRACE("kafka.idle_partition_seconds " + std::to_string(idle_s));
+    MockCluster cluster;
+    cluster.create_topic("flows", kPartitions);
+    const std::string name = "silent-" + std::to_string(idle_s);
+    Config c = analyzer_config(cluster, capture.dir.path, name,
+                               "sqlite:" + capture.dir.path + "/" + name + ".db");
+    c.kafka.idle_partition_seconds = idle_s;
+    auto a = open_analyzer(c);
+    ASSERT_TRUE(a);
+    ASSERT_TRUE(wait_until([&] { return a->partitions().size() == kPartitions; }));
+    Collector collector(capture.config, cluster);
+    collector.replay(capture.first_half);
+    const bus::KafkaProducerStats produced = collector.finish();
+    const std::map<int32_t, int64_t> ends = end_offsets(cluster, produced.records_delivered);
+    ASSERT_TRUE(wait_until([&] { return caught_up(*a, ends); }, seconds(60)));
+    auto all_committed = [&] {
+      const std::map<int32_t, int64_t> done = a->committed();
+      for (const auto& [partition, end] : ends) {
+        const auto it = done.find(partition);
+        if (it == done.end() || it->second < end) return false;
+      }
+      return true;
+    };
+    if (idle_s == 0) {
+      // Commits run every 100 ms; three seconds of none reaching the end is the point.
+      std::this_thread::sleep_for(seconds(3));
+      EXPECT_FALSE(all_committed());
+    } else {
+      EXPECT_TRUE(wait_until(all_committed, seconds(60)));
+    }
+    a->stop();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, AnalyzeRole,
+                         ::testing::Values(store::testing::Backend::kSqlite,
+                                           store::testing::Backend::kPostgres),
+                         store::testing::backend_name);
 
 }  // namespace
 }  // namespace fathom::app
