@@ -61,6 +61,13 @@ class Connection {
   /// Runs one statement with `params`; its rows into `out` when non-null. Statements are
   /// prepared once per connection and cached by their text.
   virtual StoreStatus run(std::string_view sql, std::span<const Param> params, Rows* out) = 0;
+  /// Statements run without rows wanted (`out` null) between `begin_batch` and `end_batch` may
+  /// be sent without waiting for each answer (PostgreSQL's pipeline mode: the round trips of a
+  /// whole write batch overlap instead of adding up); `run` then reports only failures to send,
+  /// and `end_batch` waits for every answer and returns the first failure. Call `end_batch` on
+  /// every path after a successful `begin_batch`. SQLite: both do nothing (it has no round trip).
+  virtual StoreStatus begin_batch() { return StoreStatus::success(); }
+  virtual StoreStatus end_batch() { return StoreStatus::success(); }
   /// The statement that opens a write transaction (SQLite takes the write lock up front, so a
   /// busy database fails at BEGIN rather than halfway through).
   virtual std::string_view begin_sql() const noexcept = 0;

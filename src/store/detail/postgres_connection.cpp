@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "store/detail/connection.h"
 
@@ -107,7 +108,79 @@ class PostgresConnection final : public Connection {
     return s;
   }
 
+  StoreStatus begin_batch() override {
+    if (PQenterPipelineMode(conn_) != 1) {
+      return StoreStatus::failure("postgresql " + redact(url_) + ": cannot enter pipeline mode: " +
+                                      trimmed(PQerrorMessage(conn_)),
+                                  PQstatus(conn_) != CONNECTION_OK);
+    }
+    pipelining_ = true;
+    pending_.clear();
+    return StoreStatus::success();
+  }
+
+  StoreStatus end_batch() override {
+    if (!pipelining_) return StoreStatus::success();
+    pipelining_ = false;
+    StoreStatus first = StoreStatus::success();
+    auto note = [&first](StoreStatus s) {
+      if (first.ok && !s.ok) first = std::move(s);
+    };
+    if (PQpipelineSync(conn_) != 1) {
+      note(StoreStatus::failure(
+          "postgresql " + redact(url_) + ": pipeline sync: " + trimmed(PQerrorMessage(conn_)),
+          true));
+    }
+    // Each statement's result, then the NULL that ends it; after them all, the sync's.
+    for (const Pending& p : pending_) {
+      PGresult* res = PQgetResult(conn_);
+      if (res == nullptr) {
+        note(check(nullptr, p.sql));
+        break;
+      }
+      const ExecStatusType st = PQresultStatus(res);
+      if (st == PGRES_PIPELINE_ABORTED) {
+        // Not run because an earlier statement failed: that one's error is the answer.
+        if (first.ok) note(check(res, p.sql));
+      } else {
+        StoreStatus s = check(res, p.sql);
+        if (!s.ok && !p.prepared_key.empty()) statements_.erase(p.prepared_key);
+        note(std::move(s));
+      }
+      PQclear(res);
+      while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
+    }
+    pending_.clear();
+    // The sync's result (skipping anything left over after a lost connection).
+    for (int guard = 0; guard < 4; ++guard) {
+      PGresult* res = PQgetResult(conn_);
+      if (res == nullptr) break;
+      const bool sync = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+      PQclear(res);
+      if (sync) break;
+    }
+    if (PQexitPipelineMode(conn_) != 1) {
+      note(StoreStatus::failure("postgresql " + redact(url_) + ": cannot leave pipeline mode: " +
+                                    trimmed(PQerrorMessage(conn_)),
+                                true));
+      // The session is in an unknown state: start a new one on the next call.
+      statements_.clear();
+      PQreset(conn_);
+    }
+    if (!first.ok) {
+      // A statement prepared in this batch may not exist on the server.
+      for (auto it = statements_.begin(); it != statements_.end();) {
+        it = batch_prepared_.count(it->first) != 0 ? statements_.erase(it) : std::next(it);
+      }
+    }
+    batch_prepared_.clear();
+    return first;
+  }
+
   StoreStatus run(std::string_view sql, std::span<const Param> params, Rows* out) override {
+    if (pipelining_ && out != nullptr) {
+      return StoreStatus::failure("postgresql: rows asked for inside a write batch", false);
+    }
     const std::string* name = nullptr;
     if (StoreStatus s = prepare(sql, static_cast<int>(params.size()), name); !s.ok) return s;
     // Text format for everything but blobs; libpq reads text parameters up to their NUL.
@@ -137,6 +210,15 @@ class PostgresConnection final : public Connection {
       }
       values[idx] = text[idx].c_str();
     }
+    if (pipelining_) {
+      // libpq copies the parameters into its output buffer before this returns.
+      if (PQsendQueryPrepared(conn_, name->c_str(), static_cast<int>(params.size()), values.data(),
+                              lengths.data(), formats.data(), 0) != 1) {
+        return check(nullptr, sql);
+      }
+      pending_.push_back({std::string(sql.substr(0, 60)), {}});
+      return StoreStatus::success();
+    }
     PGresult* res = PQexecPrepared(conn_, name->c_str(), static_cast<int>(params.size()),
                                    values.data(), lengths.data(), formats.data(), 0);
     StoreStatus s = check(res, sql);
@@ -153,6 +235,16 @@ class PostgresConnection final : public Connection {
       return StoreStatus::success();
     }
     std::string stmt_name = "fathom_" + std::to_string(next_statement_++);
+    if (pipelining_) {
+      // Queued like any statement; end_batch forgets the name if the server refused it.
+      if (PQsendPrepare(conn_, stmt_name.c_str(), key.c_str(), n_params, nullptr) != 1) {
+        return check(nullptr, sql);
+      }
+      pending_.push_back({std::string(sql.substr(0, 60)), key});
+      batch_prepared_.insert(key);
+      name = &statements_.emplace(key, std::move(stmt_name)).first->second;
+      return StoreStatus::success();
+    }
     PGresult* res = PQprepare(conn_, stmt_name.c_str(), key.c_str(), n_params, nullptr);
     StoreStatus s = check(res, sql);
     PQclear(res);
@@ -239,6 +331,14 @@ class PostgresConnection final : public Connection {
   std::string url_;
   std::unordered_map<std::string, std::string> statements_;  ///< SQL text -> prepared name
   uint64_t next_statement_ = 0;
+  /// A statement sent in pipeline mode whose result end_batch has yet to read.
+  struct Pending {
+    std::string sql;           ///< its first 60 characters, for errors
+    std::string prepared_key;  ///< a PQsendPrepare's SQL (forgotten if refused), else empty
+  };
+  bool pipelining_ = false;
+  std::vector<Pending> pending_;
+  std::unordered_set<std::string> batch_prepared_;  ///< statements prepared in this batch
 };
 
 }  // namespace

@@ -192,71 +192,81 @@ class SqlDatabase final : public Database {
   StoreStatus write(const WriteBatch& batch) override {
     if (batch.empty()) return StoreStatus::success();
     return in_transaction([&]() -> StoreStatus {
-      for (const IncidentRecord& r : batch.incidents) {
-        const Param row[] = {P::text(r.id),
-                             P::integer(r.version),
-                             P::text(r.event),
-                             P::integer(r.tenant_id),
-                             P::text(r.detection),
-                             P::text(r.detail),
-                             P::text(r.subject),
-                             P::text(r.state),
-                             P::real(r.severity),
-                             P::real(r.peak_severity),
-                             P::integer(r.start_ns),
-                             P::integer(r.last_seen_ns),
-                             P::integer(r.end_ns),
-                             P::integer(r.detected_ns),
-                             P::integer(static_cast<int64_t>(r.detections)),
-                             P::text(r.summary),
-                             P::text(r.json)};
-        if (StoreStatus s = conn_->run(kUpsertIncident, row, nullptr); !s.ok) return s;
-        const Param update[] = {P::text(r.id),
-                                P::integer(r.version),
-                                P::text(r.event),
-                                P::integer(r.tenant_id),
-                                P::text(r.state),
-                                P::real(r.severity),
-                                P::integer(r.last_seen_ns),
-                                P::text(r.json)};
-        if (StoreStatus s = conn_->run(kInsertUpdate, update, nullptr); !s.ok) return s;
-      }
-      for (const Rollup& r : batch.rollups) {
-        const Param row[] = {
-            P::integer(r.tenant_id),   P::integer(r.minute_ns),    P::real(r.packets.value),
-            P::real(r.packets.ci_low), P::real(r.packets.ci_high), P::real(r.bytes.value),
-            P::real(r.bytes.ci_low),   P::real(r.bytes.ci_high),   P::real(r.flows.value),
-            P::real(r.flows.ci_low),   P::real(r.flows.ci_high),   P::text(r.detail_json)};
-        if (StoreStatus s = conn_->run(kUpsertRollup, row, nullptr); !s.ok) return s;
-      }
-      for (const TenantRecord& t : batch.tenants) {
-        const Param row[] = {P::integer(t.tenant_id), P::text(t.name), P::integer(t.first_seen_ns),
-                             P::integer(t.last_seen_ns)};
-        if (StoreStatus s = conn_->run(kUpsertTenant, row, nullptr); !s.ok) return s;
-      }
-      for (const ExporterRecord& e : batch.exporters) {
-        const Param row[] = {P::text(e.address),
-                             P::integer(e.tenant_id),
-                             P::text(e.protocol),
-                             P::integer(e.first_seen_ns),
-                             P::integer(e.last_seen_ns),
-                             P::integer(static_cast<int64_t>(e.packets)),
-                             P::integer(static_cast<int64_t>(e.records)),
-                             P::integer(static_cast<int64_t>(e.malformed))};
-        if (StoreStatus s = conn_->run(kUpsertExporter, row, nullptr); !s.ok) return s;
-      }
-      for (const StateEntry& e : batch.state) {
-        const Param row[] = {P::integer(e.tenant_id), P::text(e.key), P::blob(e.value),
-                             P::integer(e.updated_ns)};
-        if (StoreStatus s = conn_->run(kUpsertState, row, nullptr); !s.ok) return s;
-      }
-      for (const SampledFlow& f : batch.flows) {
-        const Param row[] = {P::integer(f.tenant_id), P::text(f.subject), P::integer(f.time_ns),
-                             P::integer(flow_digest(f.json)), P::text(f.json)};
-        if (StoreStatus s = conn_->run(kInsertFlow, row, nullptr); !s.ok) return s;
-      }
-      return StoreStatus::success();
+      // Every statement of the batch sent at once (PostgreSQL's pipeline), answers read at
+      // the end: the first failure wins either way.
+      if (StoreStatus s = conn_->begin_batch(); !s.ok) return s;
+      StoreStatus sent = send(batch);
+      StoreStatus answered = conn_->end_batch();
+      return sent.ok ? answered : sent;
     });
+  }
+
+  /// The statements of one write batch (inside its transaction).
+  StoreStatus send(const WriteBatch& batch) {
+    for (const IncidentRecord& r : batch.incidents) {
+      const Param row[] = {P::text(r.id),
+                           P::integer(r.version),
+                           P::text(r.event),
+                           P::integer(r.tenant_id),
+                           P::text(r.detection),
+                           P::text(r.detail),
+                           P::text(r.subject),
+                           P::text(r.state),
+                           P::real(r.severity),
+                           P::real(r.peak_severity),
+                           P::integer(r.start_ns),
+                           P::integer(r.last_seen_ns),
+                           P::integer(r.end_ns),
+                           P::integer(r.detected_ns),
+                           P::integer(static_cast<int64_t>(r.detections)),
+                           P::text(r.summary),
+                           P::text(r.json)};
+      if (StoreStatus s = conn_->run(kUpsertIncident, row, nullptr); !s.ok) return s;
+      const Param update[] = {P::text(r.id),
+                              P::integer(r.version),
+                              P::text(r.event),
+                              P::integer(r.tenant_id),
+                              P::text(r.state),
+                              P::real(r.severity),
+                              P::integer(r.last_seen_ns),
+                              P::text(r.json)};
+      if (StoreStatus s = conn_->run(kInsertUpdate, update, nullptr); !s.ok) return s;
+    }
+    for (const Rollup& r : batch.rollups) {
+      const Param row[] = {
+          P::integer(r.tenant_id),   P::integer(r.minute_ns),    P::real(r.packets.value),
+          P::real(r.packets.ci_low), P::real(r.packets.ci_high), P::real(r.bytes.value),
+          P::real(r.bytes.ci_low),   P::real(r.bytes.ci_high),   P::real(r.flows.value),
+          P::real(r.flows.ci_low),   P::real(r.flows.ci_high),   P::text(r.detail_json)};
+      if (StoreStatus s = conn_->run(kUpsertRollup, row, nullptr); !s.ok) return s;
+    }
+    for (const TenantRecord& t : batch.tenants) {
+      const Param row[] = {P::integer(t.tenant_id), P::text(t.name), P::integer(t.first_seen_ns),
+                           P::integer(t.last_seen_ns)};
+      if (StoreStatus s = conn_->run(kUpsertTenant, row, nullptr); !s.ok) return s;
+    }
+    for (const ExporterRecord& e : batch.exporters) {
+      const Param row[] = {P::text(e.address),
+                           P::integer(e.tenant_id),
+                           P::text(e.protocol),
+                           P::integer(e.first_seen_ns),
+                           P::integer(e.last_seen_ns),
+                           P::integer(static_cast<int64_t>(e.packets)),
+                           P::integer(static_cast<int64_t>(e.records)),
+                           P::integer(static_cast<int64_t>(e.malformed))};
+      if (StoreStatus s = conn_->run(kUpsertExporter, row, nullptr); !s.ok) return s;
+    }
+    for (const StateEntry& e : batch.state) {
+      const Param row[] = {P::integer(e.tenant_id), P::text(e.key), P::blob(e.value),
+                           P::integer(e.updated_ns)};
+      if (StoreStatus s = conn_->run(kUpsertState, row, nullptr); !s.ok) return s;
+    }
+    for (const SampledFlow& f : batch.flows) {
+      const Param row[] = {P::integer(f.tenant_id), P::text(f.subject), P::integer(f.time_ns),
+                           P::integer(flow_digest(f.json)), P::text(f.json)};
+      if (StoreStatus s = conn_->run(kInsertFlow, row, nullptr); !s.ok) return s;
+    }
+    return StoreStatus::success();
   }
 
   StoreResult<std::optional<std::string>> get_state(uint32_t tenant_id,
