@@ -28,6 +28,7 @@ namespace {
 
 constexpr const char* kCmd = "fathom api";
 
+/// Requests answered so far (with `errors_only`: those answered 5xx or with another status).
 uint64_t answered(const api::RestApiStats& s, bool errors_only) {
   uint64_t n = 0;
   for (const auto& [status, count] : s.responses) {
@@ -63,6 +64,10 @@ int run_api(const ApiCommandOptions& options, std::FILE* err) {
       !collect::parse_listen_endpoint(options.api_listen, api_endpoint, error)) {
     std::fprintf(err, "%s: --api-listen: %s\n", kCmd, error.c_str());
     return 2;
+  }
+  if (options.api_listen.empty() && !config.api.enabled) {
+    std::fprintf(err, "%s: api.listen is off: fathom api serves nothing else\n", kCmd);
+    return 1;
   }
   collect::ListenEndpoint metrics_endpoint = config.metrics_listen;
   bool metrics_on = true;
