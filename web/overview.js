@@ -54,6 +54,7 @@ function renderHealth(health, admin) {
   const status = html`<p class="status status-${health.status === "ok" ? "ok" : "degraded"}">
     Status: <strong>${health.status ?? "unknown"}</strong>
     <span class="muted">version ${health.version ?? "?"}${health.uptime_s !== undefined ? `, up ${f.duration(health.uptime_s)}` : ""}</span></p>`;
+  if (admin && health.role === "api") return apiNodeHealth(status, health);
   if (!admin || !health.ingest) return status;
   const ingest = health.ingest;
   const analysis = health.analysis ?? {};
@@ -80,6 +81,22 @@ function renderHealth(health, admin) {
       ? html`<ul class="problems">${problems.map((p) => html`<li>${p}</li>`)}</ul>`
       : html`<p class="muted">None.</p>`}
     ${drops ? html`<p class="muted">Drops total ${f.count(drops)} since start.</p>` : ""}`;
+}
+
+/// `fathom api` runs no collector or analysis: only its store, and where the rest is.
+function apiNodeHealth(status, health) {
+  const store = health.store ?? {};
+  const problems = list(health.problems);
+  return html`${status}
+    <p class="muted">This is an API node (<code>fathom api</code>): it serves what the analyzers
+      stored. Ingest and analysis health are on the collectors' and analyzers' /metrics.</p>
+    <dl class="stats">
+      ${stat("Store", store.up ? `${store.backend ?? ""} up` : "down", !store.up)}
+    </dl>
+    <h3>Problems</h3>
+    ${problems.length
+      ? html`<ul class="problems">${problems.map((p) => html`<li>${p}</li>`)}</ul>`
+      : html`<p class="muted">None.</p>`}`;
 }
 
 /// Mounts the overview into `root`.

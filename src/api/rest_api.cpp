@@ -1,6 +1,7 @@
 #include "api/rest_api.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -14,6 +15,8 @@ namespace {
 
 constexpr std::string_view kJson = "application/json; charset=utf-8";
 constexpr std::string_view kApiPrefix = "/api/v1";
+/// The statuses the API answers with, each counted on its own (RestApi::Impl::responses).
+constexpr std::array<int, 7> kCountedStatuses = {200, 400, 401, 404, 405, 500, 503};
 
 int64_t system_now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -72,7 +75,12 @@ void add_page_headers(HttpResponse& r) {
 }  // namespace
 
 DbLease::~DbLease() {
-  if (pool != nullptr && db && !broken) pool->release(std::move(db));
+  if (pool == nullptr || !db) return;
+  if (broken) {
+    pool->discard(std::move(db));
+  } else {
+    pool->release(std::move(db));
+  }
 }
 
 DbLease DbPool::acquire(std::string& error) {
@@ -87,12 +95,30 @@ DbLease DbPool::acquire(std::string& error) {
     }
   }
   lease.db = store::open_database(options_, error);
+  if (lease.db) {
+    opened.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    connect_failures.fetch_add(1, std::memory_order_relaxed);
+    up.store(false, std::memory_order_relaxed);
+  }
   return lease;
 }
 
 void DbPool::release(std::unique_ptr<store::Database> db) {
+  up.store(true, std::memory_order_relaxed);
   std::lock_guard lock(mu_);
   if (idle_.size() < max_idle_) idle_.push_back(std::move(db));
+}
+
+void DbPool::discard(std::unique_ptr<store::Database> db) {
+  failed_queries.fetch_add(1, std::memory_order_relaxed);
+  up.store(false, std::memory_order_relaxed);
+  std::vector<std::unique_ptr<store::Database>> dropped;
+  {
+    std::lock_guard lock(mu_);
+    dropped.swap(idle_);
+  }
+  db.reset();  // closed outside the lock: a PostgreSQL close may wait on the network
 }
 
 std::optional<std::string> Params::unknown(std::initializer_list<std::string_view> allowed) const {
@@ -164,15 +190,74 @@ RestApi::RestApi(TokenTable tokens, SnapshotProvider snapshot,
 RestApi::~RestApi() = default;
 
 HttpResponse RestApi::handle(const HttpRequest& request) {
+  HttpResponse r;
   try {
-    HttpResponse r = impl_->handle(request);
+    r = impl_->handle(request);
     if (request.method == "HEAD") r.body.clear();
-    return r;
   } catch (const std::exception& e) {
-    return error_response({500, "internal", std::string("internal error: ") + e.what()});
+    r = error_response({500, "internal", std::string("internal error: ") + e.what()});
   } catch (...) {
-    return error_response({500, "internal", "internal error"});
+    r = error_response({500, "internal", "internal error"});
   }
+  const auto* it = std::find(kCountedStatuses.begin(), kCountedStatuses.end(), r.status);
+  impl_->responses[static_cast<size_t>(it - kCountedStatuses.begin())].fetch_add(
+      1, std::memory_order_relaxed);
+  return r;
+}
+
+bool RestApi::probe_store(std::string& error) {
+  DbLease l;
+  if (auto fail = impl_->lease(l)) {
+    error = fail->error->message;
+    return false;
+  }
+  auto [status, version] = l->schema_version();
+  if (!status.ok) {
+    l.broken = true;
+    error = "the store does not answer: " + status.error;
+    return false;
+  }
+  return true;
+}
+
+RestApiStats RestApi::stats() const {
+  RestApiStats s;
+  for (size_t i = 0; i < impl_->responses.size(); ++i) {
+    const uint64_t n = impl_->responses[i].load(std::memory_order_relaxed);
+    if (n == 0) continue;
+    s.responses.emplace_back(i < kCountedStatuses.size() ? kCountedStatuses[i] : 0, n);
+  }
+  std::sort(s.responses.begin(), s.responses.end());
+  if (const DbPool* db = impl_->db.get()) {
+    s.store_connections_opened = db->opened.load(std::memory_order_relaxed);
+    s.store_connect_failures = db->connect_failures.load(std::memory_order_relaxed);
+    s.store_failed_queries = db->failed_queries.load(std::memory_order_relaxed);
+    s.store_up = db->up.load(std::memory_order_relaxed);
+    s.backend = store_backend(impl_->options.store.url);
+  }
+  return s;
+}
+
+void append_api_metrics(const RestApiStats& stats, MetricsText& out) {
+  auto& responses = out.family("fathom_api_responses_total",
+                               "REST API and dashboard answers by HTTP status (0: any other).",
+                               MetricType::kCounter);
+  for (const auto& [status, count] : stats.responses) {
+    const std::string code = std::to_string(status);
+    responses.sample({{"status", code}}, count);
+  }
+  if (stats.backend.empty()) return;
+  out.family("fathom_api_store_connections_total",
+             "Database connections of the API readers: opened, failed (could not connect), "
+             "dropped (given up after a failed query).",
+             MetricType::kCounter)
+      .sample({{"event", "opened"}}, stats.store_connections_opened)
+      .sample({{"event", "failed"}}, stats.store_connect_failures)
+      .sample({{"event", "dropped"}}, stats.store_failed_queries);
+  out.family("fathom_api_store_up",
+             "1 while the API's latest store access succeeded (0 before the first).",
+             MetricType::kGauge)
+      .sample({{"backend", stats.backend}}, stats.store_up ? 1 : 0);
 }
 
 HttpResponse RestApi::Impl::handle(const HttpRequest& request) {

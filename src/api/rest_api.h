@@ -4,11 +4,14 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "api/auth.h"
 #include "api/collector_metrics.h"
 #include "api/http_server.h"
 #include "api/live_board.h"
+#include "api/metrics_text.h"
 #include "store/store.h"
 
 namespace fathom::api {
@@ -30,7 +33,27 @@ struct RestApiOptions {
   /// analyze.incidents.flow_seconds: an incident's flows are those kept up to this long after
   /// it ended.
   int64_t incident_flow_ns = 60'000'000'000;
+  /// `fathom api`: no collector or analysis runs in this process (the snapshot holds only the
+  /// configured tenants and the start time), so everything is read from the store: no live
+  /// windows, no sampler, and a store that does not answer is a 503 wherever `fathom run`
+  /// would serve the live part alone (docs/api.md "fathom api").
+  bool store_only = false;
 };
+
+/// What a RestApi counted since it was made, copied out (api metrics, docs/metrics.md).
+struct RestApiStats {
+  /// Answers by HTTP status, ascending; statuses other than those the API gives are under 0.
+  std::vector<std::pair<int, uint64_t>> responses;
+  uint64_t store_connections_opened = 0;  ///< database connections opened (and migrated)
+  uint64_t store_connect_failures = 0;    ///< connections that could not be opened
+  uint64_t store_failed_queries = 0;      ///< leases given up after a failed query
+  /// The latest store access: true when it succeeded; false before the first one.
+  bool store_up = false;
+  std::string backend;  ///< "sqlite", "postgresql"; empty when the store is disabled
+};
+
+/// Appends the API's families (`fathom_api_*`) to `out`.
+void append_api_metrics(const RestApiStats& stats, MetricsText& out);
 
 /// The REST API of docs/api.md and the dashboard's static files, as one request handler for
 /// an `HttpServer`. It reads the collector's snapshot (through `snapshot`), the LiveBoard and
@@ -51,6 +74,12 @@ class RestApi {
   /// tenant's data, 400 for a bad parameter, 503 when the store does not answer), anything
   /// else from the dashboard's files. Never throws.
   HttpResponse handle(const HttpRequest& request);
+
+  /// Whether the store answers now: a pooled (or new) connection runs a trivial query. False
+  /// with `error` when the store is disabled or does not answer. Thread-safe.
+  bool probe_store(std::string& error);
+  /// The counters so far. Thread-safe.
+  RestApiStats stats() const;
 
   struct Impl;
 

@@ -1,9 +1,9 @@
 // RestApi: who, health, tenants, exporters and sampling (docs/api.md).
 #include <algorithm>
+#include <array>
+#include <cstdio>
 #include <map>
 #include <set>
-
-#include <cstdio>
 
 #include "api/detail/rest_impl.h"
 
@@ -37,6 +37,46 @@ uint64_t malformed_of(const decode::ExporterStats& d) {
   return d.packets - std::min(d.packets, d.packets_ok);
 }
 
+/// `fathom api`'s current traffic of a tenant: its latest stored minute of the last five, as
+/// rates over the minute; null when none.
+constexpr int64_t kMinuteNs = 60'000'000'000;
+constexpr int64_t kStoredTrafficSpanNs = 5 * kMinuteNs;
+
+json rollup_traffic_json(const store::Rollup& r) {
+  const auto rate = [](const store::Estimate& e, double scale) {
+    return estimate_json(e.value * scale / 60.0, e.ci_low * scale / 60.0, e.ci_high * scale / 60.0);
+  };
+  return json{{"window_s", 60.0},
+              {"end_ms", to_ms(r.minute_ns + kMinuteNs)},
+              {"bps", rate(r.bytes, 8.0)},
+              {"pps", rate(r.packets, 1.0)},
+              {"fps", rate(r.flows, 1.0)}};
+}
+
+/// The tenant's open incidents by level (low, medium, high, critical) from the store: one count,
+/// and three more when there is any. The counts are not one snapshot, so a band is clamped at 0.
+store::StoreStatus stored_open_incidents(store::Database& db, uint32_t tenant,
+                                         std::array<uint64_t, 4>& out) {
+  out = {};
+  store::IncidentQuery q;
+  q.tenant_id = tenant;
+  q.state = detect::IncidentState::kOpen;
+  auto [status, total] = db.count_incidents(q);
+  if (!status.ok || total == 0) return status;
+  std::array<uint64_t, 5> at_least = {total, 0, 0, 0, 0};  // severity >= 0, 40, 70, 90
+  constexpr std::array<double, 3> kFloors = {40.0, 70.0, 90.0};
+  for (size_t i = 0; i < kFloors.size(); ++i) {
+    q.min_severity = kFloors[i];
+    auto [s, n] = db.count_incidents(q);
+    if (!s.ok) return s;
+    at_least[i + 1] = n;
+  }
+  for (size_t i = 0; i < 4; ++i) {
+    out[i] = at_least[i] > at_least[i + 1] ? at_least[i] - at_least[i + 1] : 0;
+  }
+  return status;
+}
+
 }  // namespace
 
 Reply RestApi::Impl::me(const Principal& who, const HttpRequest& request) {
@@ -48,6 +88,7 @@ Reply RestApi::Impl::me(const Principal& who, const HttpRequest& request) {
 
 Reply RestApi::Impl::health(const Principal& who, const HttpRequest& request) {
   if (auto e = Params(request).unknown({})) return Reply::bad(*e);
+  if (options.store_only) return store_health(who);
   const int64_t now = clock();
   RateBase base;
   const CollectorSnapshot snap = snapshot_with_rates(base, now);
@@ -88,8 +129,8 @@ Reply RestApi::Impl::health(const Principal& who, const HttpRequest& request) {
   }
   const std::string status = problems.empty() ? "ok" : "degraded";
   if (!who.admin) {
-    return Reply::ok(
-        json{{"status", status}, {"version", options.version}, {"now_ms", to_ms(now)}});
+    return Reply::ok(json{
+        {"status", status}, {"version", options.version}, {"now_ms", to_ms(now)}, {"role", "run"}});
   }
   uint64_t open = 0;
   for (const auto& [tenant, level, count] : snap.analysis.open_by_severity) open += count;
@@ -101,6 +142,7 @@ Reply RestApi::Impl::health(const Principal& who, const HttpRequest& request) {
   json body = {{"status", status},
                {"version", options.version},
                {"now_ms", to_ms(now)},
+               {"role", "run"},
                {"uptime_s", static_cast<double>(now - snap.start_time_ns) * 1e-9},
                {"ingest",
                 {{"datagrams_per_s", per_second(datagrams, base.datagrams, dt)},
@@ -137,6 +179,44 @@ Reply RestApi::Impl::health(const Principal& who, const HttpRequest& request) {
   return Reply::ok(std::move(body));
 }
 
+Reply RestApi::Impl::store_health(const Principal& who) {
+  const int64_t now = clock();
+  std::vector<std::string> problems;
+  bool up = false;
+  if (db) {
+    DbLease l;
+    if (auto fail = lease(l)) {
+      problems.push_back(fail->error->message);
+    } else if (auto [status, version] = l->schema_version(); !status.ok) {
+      l.broken = true;
+      problems.push_back("the store does not answer: " + status.error);
+    } else {
+      up = true;
+    }
+  } else {
+    problems.push_back(
+        "the store is disabled (store.enabled: false): fathom api has nothing to serve");
+  }
+  const std::string status = problems.empty() ? "ok" : "degraded";
+  json body = {
+      {"status", status}, {"version", options.version}, {"now_ms", to_ms(now)}, {"role", "api"}};
+  if (!who.admin) return Reply::ok(std::move(body));
+  // No collector, analysis, store writer or alert sink runs here: those parts are the other
+  // roles' (their /metrics), so they are null rather than zeros.
+  body["uptime_s"] = static_cast<double>(now - snapshot().start_time_ns) * 1e-9;
+  body["ingest"] = nullptr;
+  body["analysis"] = nullptr;
+  body["store"] = {{"enabled", db != nullptr},
+                   {"backend", db ? store_backend(options.store.url) : std::string()},
+                   {"up", up},
+                   {"queue_depth", nullptr},
+                   {"spool_pending", nullptr},
+                   {"dropped_total", nullptr}};
+  body["alerts"] = nullptr;
+  body["problems"] = problems;
+  return Reply::ok(std::move(body));
+}
+
 Reply RestApi::Impl::tenants(const Principal& who, const HttpRequest& request,
                              std::optional<uint32_t> one) {
   if (auto e = Params(request).unknown({})) return Reply::bad(*e);
@@ -148,9 +228,10 @@ Reply RestApi::Impl::tenants(const Principal& who, const HttpRequest& request,
   };
   std::map<uint32_t, Row> rows;
   for (const TenantName& t : snap.tenants) rows[t.id].name = t.name;
+  DbLease l;  // fathom api reads each tenant's traffic, incidents and exporters with it below
   if (db) {
-    DbLease l;
-    if (!lease(l)) {
+    if (auto fail = lease(l); fail && options.store_only) return *fail;
+    if (l.db) {
       auto [status, stored] = l->tenants();
       if (!status.ok) {
         l.broken = true;
@@ -179,6 +260,30 @@ Reply RestApi::Impl::tenants(const Principal& who, const HttpRequest& request,
       if (e.tenant_id != 0) ++exporter_count[e.tenant_id];
     }
   }
+  // fathom api: what fathom run takes from its live state comes from the store: the latest
+  // stored minute as the current traffic, open incidents counted by level, stored exporters.
+  std::map<uint32_t, json> stored_traffic;
+  if (options.store_only && l.db) {
+    const auto unavailable = [&](const store::StoreStatus& status) {
+      l.broken = true;
+      return Reply::fail(503, "unavailable", "the store does not answer: " + status.error);
+    };
+    const int64_t now = clock();
+    for (const auto& [id, r] : rows) {
+      if (one ? id != *one : !who.sees(id)) continue;
+      auto [status, minutes] = l->rollups(id, now - kStoredTrafficSpanNs, now);
+      if (!status.ok) return unavailable(status);
+      stored_traffic[id] = minutes.empty() ? json(nullptr) : rollup_traffic_json(minutes.back());
+      if (store::StoreStatus s = stored_open_incidents(*l.db, id, open[id]); !s.ok) {
+        return unavailable(s);
+      }
+    }
+    auto [status, exporters] = l->exporters();
+    if (!status.ok) return unavailable(status);
+    for (const store::ExporterRecord& x : exporters) {
+      if (x.tenant_id != 0) ++exporter_count[x.tenant_id];
+    }
+  }
   const auto object = [&](uint32_t id, const Row& r) {
     json o = {{"id", id}, {"name", r.name}};
     o["first_seen_ms"] = r.first_seen_ns ? json(to_ms(r.first_seen_ns)) : json(nullptr);
@@ -186,6 +291,7 @@ Reply RestApi::Impl::tenants(const Principal& who, const HttpRequest& request,
     const auto latest = live->latest(id);
     o["traffic"] = latest ? traffic_json(*latest) : json(nullptr);
     if (latest && latest->end_ns > r.last_seen_ns) o["last_seen_ms"] = to_ms(latest->end_ns);
+    if (options.store_only) o["traffic"] = stored_traffic[id];
     const std::array<uint64_t, 4> counts = open.contains(id) ? open[id] : std::array<uint64_t, 4>{};
     json oi = json::object();
     uint64_t total = 0;
@@ -200,7 +306,8 @@ Reply RestApi::Impl::tenants(const Principal& who, const HttpRequest& request,
     for (const transform::SamplerTenantStats& s : snap.sampler.tenants) {
       if (s.tenant_id == id) sampling = {{"target", s.target}, {"probability", s.probability}};
     }
-    o["sampling"] = sampling;
+    // The adaptive sampler runs on the collectors; fathom api has no state of it.
+    o["sampling"] = options.store_only ? json(nullptr) : sampling;
     return o;
   };
   if (one) {
@@ -269,10 +376,15 @@ Reply RestApi::Impl::exporters(const Principal& who, const HttpRequest& request,
   }
   if (db) {
     DbLease l;
-    if (!lease(l)) {
+    if (auto fail = lease(l); fail && options.store_only) return *fail;
+    if (l.db) {
       auto [status, stored] = l->exporters();
       if (!status.ok) {
         l.broken = true;
+        // fathom run still has its live exporters to show; fathom api would answer nothing.
+        if (options.store_only) {
+          return Reply::fail(503, "unavailable", "the store does not answer: " + status.error);
+        }
       } else {
         for (const store::ExporterRecord& x : stored) {
           if (tenant ? x.tenant_id != *tenant : !who.sees(x.tenant_id)) continue;
@@ -313,6 +425,11 @@ Reply RestApi::Impl::sampling(const HttpRequest& request, uint32_t tenant) {
   if (auto e = Params(request).unknown({})) return Reply::bad(*e);
   const CollectorSnapshot snap = snapshot();
   if (auto fail = unknown_tenant(tenant, snap)) return *fail;
+  if (options.store_only) {
+    return Reply::fail(503, "unavailable",
+                       "the adaptive sampler's state is only on the collectors (fathom collect: "
+                       "its /metrics, fathom_sampler_*); fathom api serves the store");
+  }
   json body = {{"tenant_id", tenant},     {"target", 0.0},        {"probability", 1.0},
                {"arrival_rate", nullptr}, {"kept_rate", nullptr}, {"arrivals_total", 0},
                {"kept_total", 0},         {"surges_total", 0}};

@@ -152,12 +152,17 @@ Reply RestApi::Impl::traffic(const HttpRequest& request, uint32_t tenant) {
   int64_t step = 0;
   if (const std::string* s = params.get("step")) {
     const auto d = parse_duration(*s);
+    if (options.store_only && (!d || *d % kMinuteNs != 0)) {
+      return Reply::bad(
+          "step: a whole number of minutes such as 1m, 5m, 1h (this is fathom api, which serves "
+          "the store's minutes; the live windows are only on the analyzers)");
+    }
     if (!d || (*d != live_ns && *d % kMinuteNs != 0)) {
       return Reply::bad("step: " + std::to_string(live_ns / 1'000'000'000) +
                         "s (live windows) or a whole number of minutes such as 1m, 5m, 1h");
     }
     step = *d;
-  } else if (to - from <= kLiveSpanNs) {
+  } else if (to - from <= kLiveSpanNs && !options.store_only) {
     step = live_ns;
   } else {
     const int64_t minutes = ((to - from) / 360 + kMinuteNs - 1) / kMinuteNs;
@@ -321,8 +326,12 @@ std::optional<Reply> RestApi::Impl::merged_tops(const Params& params, uint32_t t
     std::vector<store::Rollup> rollups;
     if (auto fail = stored_rollups(tenant, from - (from % kMinuteNs), to, rollups)) return fail;
     merge_stored(rollups, names, out);
+  } else if (options.store_only) {
+    DbLease none;
+    return lease(none);  // the store is disabled: fathom api has nothing to serve
   }
-  if (out.seconds == 0.0) {
+  out.lists.resize(names.size());
+  if (out.seconds == 0.0 && !options.store_only) {
     // No minute stored yet (or no store): the latest live window.
     out = MergedTops{};
     out.lists.resize(names.size());

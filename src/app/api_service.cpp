@@ -84,7 +84,31 @@ std::unique_ptr<ApiService> ApiService::create(const Config& config, std::string
 
 bool ApiService::start(const collect::ListenEndpoint& endpoint, const Pipeline& pipeline,
                        std::string& error) {
+  return serve(
+      endpoint, [&pipeline] { return pipeline.snapshot(); }, false, error);
+}
+
+bool ApiService::start_store_only(const collect::ListenEndpoint& endpoint, std::string& error) {
+  // Nothing runs here but the API: the snapshot is the start time and the configured tenants
+  // (and the default one), as Pipeline names them, so they exist before the store knows them.
+  api::CollectorSnapshot snapshot;
+  snapshot.start_time_ns = wall_clock_ns();
+  for (const transform::Tenant& t : config_.transform.tenants) {
+    snapshot.tenants.push_back({t.id, t.name});
+  }
+  if (config_.transform.unknown_exporters == transform::UnknownExporters::kDefault) {
+    snapshot.tenants.push_back(
+        {config_.transform.default_tenant_id, config_.transform.default_tenant_name});
+  }
+  return serve(
+      endpoint, [snapshot = std::move(snapshot)] { return snapshot; }, true, error);
+}
+
+bool ApiService::serve(const collect::ListenEndpoint& endpoint,
+                       api::RestApi::SnapshotProvider snapshot, bool store_only,
+                       std::string& error) {
   api::RestApiOptions options;
+  options.store_only = store_only;
   options.store_enabled = config_.store.enabled;
   options.store = config_.store.options;
   options.store.url = store_url(config_);
@@ -93,9 +117,8 @@ bool ApiService::start(const collect::ListenEndpoint& endpoint, const Pipeline& 
   options.live_window_ns = config_.analyze.windows.levels.empty()
                                ? 10'000'000'000
                                : config_.analyze.windows.levels[0].window_ns;
-  rest_ = std::make_unique<api::RestApi>(
-      tokens_, [&pipeline] { return pipeline.snapshot(); }, board_, std::move(options),
-      [] { return wall_clock_ns(); });
+  rest_ = std::make_unique<api::RestApi>(tokens_, std::move(snapshot), board_, std::move(options),
+                                         [] { return wall_clock_ns(); });
   api::HttpServerOptions http;
   // The dashboard polls a handful of endpoints every few seconds over kept-alive
   // connections; four workers serve two or three browsers without queueing.
@@ -117,6 +140,18 @@ bool ApiService::start(const collect::ListenEndpoint& endpoint, const Pipeline& 
 
 void ApiService::stop() {
   if (server_) server_->stop();
+}
+
+api::RestApiStats ApiService::stats() const {
+  return rest_ ? rest_->stats() : api::RestApiStats{};
+}
+
+bool ApiService::probe_store(std::string& error) {
+  if (!rest_) {
+    error = "the API is not started";
+    return false;
+  }
+  return rest_->probe_store(error);
 }
 
 std::string ApiService::url() const {

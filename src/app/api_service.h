@@ -12,9 +12,9 @@ namespace fathom::app {
 
 class Pipeline;
 
-/// The REST API and dashboard of `fathom run` (docs/api.md): the tokens (from the config, or
-/// one admin token kept in `<data_dir>/api-token`), the LiveBoard the analysis stage feeds,
-/// and the HTTP(S) server.
+/// The REST API and dashboard (docs/api.md) of `fathom run` and of `fathom api`: the tokens
+/// (from the config, or one admin token kept in `<data_dir>/api-token`), the LiveBoard the
+/// analysis stage feeds (`fathom run` only), and the HTTP(S) server.
 class ApiService {
  public:
   /// Prepares the tokens and the board; nothing listens yet. Null with `error` when the
@@ -24,10 +24,17 @@ class ApiService {
   /// What the analysis stage calls with its live windows.
   std::shared_ptr<api::LiveBoard> board() const { return board_; }
 
-  /// Listens on `endpoint`, serving `pipeline`'s snapshot. False with `error` when it cannot
-  /// bind or the TLS files do not load.
+  /// `fathom run`: listens on `endpoint`, serving `pipeline`'s snapshot and the board. False
+  /// with `error` when it cannot bind or the TLS files do not load.
   bool start(const collect::ListenEndpoint& endpoint, const Pipeline& pipeline, std::string& error);
+  /// `fathom api`: listens on `endpoint`, serving the store alone (no collector or analysis in
+  /// this process: api::RestApiOptions::store_only). Errors as `start`.
+  bool start_store_only(const collect::ListenEndpoint& endpoint, std::string& error);
   void stop();
+  /// The REST API's counters; empty before a start.
+  api::RestApiStats stats() const;
+  /// Whether the store answers now (api::RestApi::probe_store); false before a start.
+  bool probe_store(std::string& error);
   uint16_t port() const noexcept { return server_ ? server_->port() : 0; }
   /// "http://127.0.0.1:8080/" (https with TLS), with the port bound.
   std::string url() const;
@@ -36,6 +43,8 @@ class ApiService {
 
  private:
   ApiService() = default;
+  bool serve(const collect::ListenEndpoint& endpoint, api::RestApi::SnapshotProvider snapshot,
+             bool store_only, std::string& error);
   Config config_;
   api::TokenTable tokens_;
   std::string bootstrap_token_;

@@ -8,6 +8,7 @@
 
 #include "api/auth.h"
 #include "app/analyze_command.h"
+#include "app/api_command.h"
 #include "app/config_loader.h"
 #include "app/db_command.h"
 #include "app/decode_command.h"
@@ -163,6 +164,30 @@ int run_cli(int argc, char** argv) {
   analyze_cmd->add_flag("-v,--verbose", analyze.verbose,
                         "More log detail (repeatable); overrides log_level");
 
+  ApiCommandOptions api_role;
+  double api_interval_s = 60.0;
+  CLI::App* api_cmd = app.add_subcommand(
+      "api",
+      "Cluster API node (docs/scaling.md): the REST API and dashboard of `run`, served from the "
+      "store (store.*) that the analyzers write; no collector or analysis of its own");
+  api_cmd->add_option("--config", api_role.config_file,
+                      "fathom.yaml to load (store.*, api.*, tenants); flags override it");
+  api_cmd->add_option("--store-url", api_role.store_url,
+                      "Database URL, e.g. postgresql://... (overrides store.url)");
+  api_cmd->add_option("--api-listen", api_role.api_listen,
+                      "HOST:PORT of the REST API and dashboard (port 0: any free one); "
+                      "overrides api.listen");
+  api_cmd->add_option("--data-dir", api_role.data_dir,
+                      "Overrides data_dir (the SQLite file when store.url is empty, api-token)");
+  api_cmd->add_option("--metrics-listen", api_role.metrics_listen,
+                      "HTTP endpoint of /metrics and /healthz (HOST:PORT, or 'off')");
+  api_cmd->add_option("--interval", api_interval_s, "Seconds between summary lines")
+      ->check(CLI::Range(0.1, 3600.0));
+  api_cmd->add_option("--log-format", api_role.log_format, "Log format: text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  api_cmd->add_flag("-v,--verbose", api_role.verbose,
+                    "More log detail (repeatable); overrides log_level");
+
   EvalOptions eval;
   uint64_t eval_seed = 0;
   CLI::App* eval_cmd = app.add_subcommand(
@@ -283,6 +308,10 @@ int run_cli(int argc, char** argv) {
   if (eval_cmd->parsed()) {
     if (eval_cmd->count("--seed") != 0) eval.seed = eval_seed;
     return run_eval(eval, stderr);
+  }
+  if (api_cmd->parsed()) {
+    api_role.interval_ms = static_cast<int64_t>(api_interval_s * 1000.0);
+    return run_api(api_role, stderr);
   }
   if (analyze_cmd->parsed()) {
     analyze.interval_ms = static_cast<int64_t>(analyze_interval_s * 1000.0);

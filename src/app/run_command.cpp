@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "api/http_server.h"
+#include "api/metrics_text.h"
 #include "app/api_service.h"
 #include "app/clock.h"
 #include "app/config_loader.h"
@@ -353,8 +354,17 @@ int run_collector(const RunOptions& options, std::FILE* err) {
     return 1;
   }
 
-  api::HttpServer http([&pipeline] { return pipeline.metrics(); },
-                       [&pipeline] { return pipeline.health(); });
+  api::HttpServer http(
+      [&pipeline, &api_service] {
+        std::string text = pipeline.metrics();
+        if (api_service) {  // the API's own families (fathom_api_*) follow the pipeline's
+          api::MetricsText api_text;
+          api::append_api_metrics(api_service->stats(), api_text);
+          text += api_text.str();
+        }
+        return text;
+      },
+      [&pipeline] { return pipeline.health(); });
   if (metrics_on) {
     if (!http.start(metrics_endpoint.host.empty() ? "::" : metrics_endpoint.host,
                     metrics_endpoint.port, error)) {

@@ -8,6 +8,8 @@
 #include <sstream>
 #include <string>
 
+#include "api/rest_api.h"
+
 namespace fathom::api {
 namespace {
 
@@ -149,6 +151,11 @@ TEST(CollectorMetrics, DocumentationListsExactlyTheExposedFamilies) {
   s.kafka_consumer.corrupt_by_reason[1] = 1;
   MetricsText text;
   append_collector_metrics(s, text);
+  // The REST API's own families (fathom run and fathom api), with a store.
+  RestApiStats api;
+  api.responses = {{200, 1}};
+  api.backend = "sqlite";
+  append_api_metrics(api, text);
   const std::set<std::string> exposed = families_of(text.str());
 
   std::ifstream doc(std::string(FATHOM_SOURCE_DIR) + "/docs/metrics.md");

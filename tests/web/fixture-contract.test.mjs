@@ -355,7 +355,7 @@ test("tenants, exporters and sampling match, in every shape the fixture has", as
   assert.equal((await expect(200, "/tenants", { as: "tenant" })).tenants.length, 1);
   await expect(200, "/me", { as: "tenant" });
   const health = await expect(200, "/health", { as: "tenant" });
-  assert.deepEqual(Object.keys(health).sort(), ["now_ms", "status", "version"]);
+  assert.deepEqual(Object.keys(health).sort(), ["now_ms", "role", "status", "version"]);
 });
 
 test("traffic, top and geo match for every split, step and source", async () => {

@@ -640,7 +640,8 @@ function incident(tenantId, id) {
 function health(who, now) {
   const problems = [`the kernel dropped ${kKernelDrops} datagrams lately: receive buffers full ` +
                     "(see fathom_collect_kernel_drops_total)"];
-  const base = { status: problems.length ? "degraded" : "ok", version: "0.1.0-fixture", now_ms: now };
+  const base = { status: problems.length ? "degraded" : "ok", version: "0.1.0-fixture", now_ms: now,
+                 role: "run" };
   if (!who.admin) return base;
   const sum = (field) => liveExporters.reduce((a, e) => a + field(e), 0);
   return { ...base, uptime_s: (now - processStart) / 1000,

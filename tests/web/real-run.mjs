@@ -2,12 +2,14 @@
 // and the dashboard, an admin token and a token for tenant 1 from api.tokens), feeds it a short
 // version of the demo scenario with fathom-gen in real time, waits until the API shows live
 // traffic and an incident, then runs dashboard.test.mjs against it while the traffic keeps
-// flowing. Finally stops fathom with SIGINT: it must exit 0.
+// flowing. Then, once two minutes are stored, stops fathom with SIGINT (it must exit 0),
+// starts `fathom api` alone on the same SQLite store and runs dashboard.test.mjs against that
+// (FATHOM_WEB_ROLE=api); SIGINT must stop it with 0 too.
 //
 //   node tests/web/real-run.mjs FATHOM FATHOM_GEN SOURCE_DIR
 //
-// Screenshots go to $FATHOM_WEB_ARTIFACTS (default tests/web/artifacts), the processes' logs
-// beside them (fathom-run.log, fathom-gen.log).
+// Screenshots go to $FATHOM_WEB_ARTIFACTS (default tests/web/artifacts; fathom api's in api/),
+// the processes' logs beside them (fathom-run.log, fathom-gen.log, fathom-api.log).
 
 import { spawn } from "node:child_process";
 import crypto from "node:crypto";
@@ -167,11 +169,70 @@ if (ready) {
   if (code !== 0) fail(`dashboard.test.mjs failed against fathom run (status ${code})`);
 }
 
+// fathom api serves the traffic chart from the stored minutes: wait for two of tenant 1.
+let stored = 0;
+const storedDeadline = Date.now() + kDataTimeoutMs + 60000;
+while (ready && Date.now() < storedDeadline && gen.child.exitCode === null) {
+  try {
+    stored = (await api("tenants/1/traffic?from=-15m&step=1m")).series?.[0]?.points?.length ?? 0;
+    if (stored >= 2) break;
+  } catch (err) {
+    console.log(`# waiting for stored minutes: ${err}`);
+  }
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+}
+console.log(`# stored minutes of tenant 1: ${stored}`);
+if (ready && stored < 2) fail("fewer than two minutes of tenant 1 were stored");
+
+async function stop(name, child) {
+  child.kill("SIGINT");
+  const stopTimer = setTimeout(() => child.kill("SIGKILL"), kStartTimeoutMs);
+  const status = await child.exited;
+  clearTimeout(stopTimer);
+  if (status.code !== 0) fail(`${name} exited with ${status.code ?? status.signal} after SIGINT`);
+}
+
 gen.child.kill("SIGTERM");
 await gen.child.exited;
-fathom.child.kill("SIGINT");
-const stopTimer = setTimeout(() => fathom.child.kill("SIGKILL"), kStartTimeoutMs);
-const status = await fathom.child.exited;
-clearTimeout(stopTimer);
-if (status.code !== 0) fail(`fathom run exited with ${status.code ?? status.signal} after SIGINT`);
+await stop("fathom run", fathom.child);
+
+if (ready && stored >= 2) {
+  // The API role alone on what fathom run stored: no collector, no analysis, no live windows.
+  const apiNode = start("fathom-api", [fathomBin, "api", "--config", path.join(dir, "fathom.yaml"),
+                                       "--api-listen", "127.0.0.1:0", "--metrics-listen", "off"]);
+  const apiUrl = await new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(null), kStartTimeoutMs);
+    readline.createInterface({ input: apiNode.child.stderr }).on("line", (line) => {
+      apiNode.log.write(`${line}\n`);
+      const url = line.match(/dashboard at (http:\/\/[^ #]+)/);
+      if (url) {
+        clearTimeout(timer);
+        resolve(url[1]);
+      }
+    });
+    apiNode.child.on("exit", () => resolve(null));
+  });
+  if (!apiUrl) {
+    fail(`fathom api did not print its dashboard URL within ${kStartTimeoutMs / 1000} s (see ${artifacts}/fathom-api.log)`);
+  } else {
+    console.log(`# fathom api: dashboard at ${apiUrl}`);
+    const test = spawn(process.execPath, [path.join(here, "dashboard.test.mjs")], {
+      stdio: "inherit",
+      env: {
+        ...process.env,
+        FATHOM_WEB_URL: apiUrl,
+        FATHOM_WEB_ROLE: "api",
+        FATHOM_WEB_ADMIN_TOKEN: adminToken,
+        FATHOM_WEB_TENANT_TOKEN: tenantToken,
+        FATHOM_WEB_TENANT: "1",
+        FATHOM_WEB_OTHER_TENANT: "2",
+        FATHOM_WEB_REQUIRE_INCIDENT: "1",
+        FATHOM_WEB_ARTIFACTS: path.join(artifacts, "api"),
+      },
+    });
+    const code = await new Promise((resolve) => test.on("exit", (c) => resolve(c)));
+    if (code !== 0) fail(`dashboard.test.mjs failed against fathom api (status ${code})`);
+  }
+  await stop("fathom api", apiNode.child);
+}
 process.exit(failed ? 1 : 0);

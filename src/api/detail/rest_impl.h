@@ -3,6 +3,8 @@
 // Internals of RestApi shared by its source files (rest_api.cpp, rest_traffic.cpp,
 // rest_incidents.cpp, rest_system.cpp).
 
+#include <array>
+#include <atomic>
 #include <cstdint>
 #include <initializer_list>
 #include <map>
@@ -53,13 +55,26 @@ struct DbLease {
   store::Database* operator->() { return db.get(); }
 };
 
+/// The API's database connections: idle ones are reused; a new one is opened (and migrated)
+/// when none is idle. A lease given up after a failed query drops every idle connection too:
+/// they most likely lost the same server, and a reused dead connection would fail the next
+/// request after the server is back.
 class DbPool {
  public:
   DbPool(store::StoreOptions options, size_t max_idle)
       : options_(std::move(options)), max_idle_(max_idle) {}
   /// A connection, or null with `error`.
   DbLease acquire(std::string& error);
+  /// Back to the idle list: the lease's queries succeeded.
   void release(std::unique_ptr<store::Database> db);
+  /// A lease whose query failed: the connection is closed with every idle one.
+  void discard(std::unique_ptr<store::Database> db);
+
+  // Counters (relaxed atomics: read by the metrics from any thread).
+  std::atomic<uint64_t> opened{0};
+  std::atomic<uint64_t> connect_failures{0};
+  std::atomic<uint64_t> failed_queries{0};
+  std::atomic<bool> up{false};  ///< the latest access succeeded
 
  private:
   store::StoreOptions options_;
@@ -123,6 +138,8 @@ struct RestApi::Impl {
   RestApiOptions options;
   Clock clock;
   std::unique_ptr<DbPool> db;
+  /// Answers by status, in the order of kCountedStatuses (rest_api.cpp); the last is "other".
+  std::array<std::atomic<uint64_t>, 8> responses{};
 
   std::mutex rate_mu;
   std::optional<RateBase> rate_prev;    // guarded by rate_mu
@@ -143,6 +160,8 @@ struct RestApi::Impl {
   // rest_system.cpp
   Reply me(const Principal& who, const HttpRequest& request);
   Reply health(const Principal& who, const HttpRequest& request);
+  /// `fathom api`'s /health: the store probed now; no collector, analysis or alerting here.
+  Reply store_health(const Principal& who);
   Reply tenants(const Principal& who, const HttpRequest& request, std::optional<uint32_t> one);
   Reply exporters(const Principal& who, const HttpRequest& request, std::optional<uint32_t> tenant);
   Reply sampling(const HttpRequest& request, uint32_t tenant);
@@ -165,6 +184,11 @@ struct RestApi::Impl {
   Reply incident(const HttpRequest& request, uint32_t tenant, std::string_view id);
 };
 
+/// "postgresql" or "sqlite": the back end store::open_database picks for `url`.
+inline std::string store_backend(std::string_view url) {
+  return url.starts_with("postgresql://") || url.starts_with("postgres://") ? "postgresql"
+                                                                            : "sqlite";
+}
 /// {"value", "ci_low", "ci_high"}.
 json estimate_json(double value, double ci_low, double ci_high);
 /// Nanoseconds to the API's milliseconds (0 stays 0).
