@@ -103,9 +103,12 @@ class Pipeline {
   };
   /// Opens the store and the alert sinks (`store`, `alert`; docs/storage.md, docs/alerting.md)
   /// that the analysis stage opened next feeds: call before `open_analysis`. With a store it
-  /// also restores the adaptive sampler's saved tenant state and saves it every 30 s. False with
+  /// also restores the adaptive sampler's saved tenant state and saves it every 30 s, and
+  /// `start_live` / `replay` restore and save the decoder state through it. False with
   /// `error` when the store or a sink cannot be set up (Persistence::open).
-  bool open_persistence(std::string& error);
+  /// `fathom collect` opens it with PersistenceRole::kCollector: decoder and sampler state only
+  /// (its sampler rows under "sampler/<collect.node_id or host name>").
+  bool open_persistence(std::string& error, PersistenceRole role = PersistenceRole::kFull);
   const Persistence* persistence() const noexcept { return persistence_.get(); }
   /// Starts the analysis stage; `output` is its incident JSON-lines output ("" = none, "-" =
   /// stdout). `live`: slides also close on the wall clock (false for replays).

@@ -312,6 +312,14 @@ int run_collector(const RunOptions& options, std::FILE* err) {
       close(signal_fd);
       return 1;
     }
+    // Decoder and sampler state in the store, so that a replacement collector on another
+    // host decodes at once (docs/scaling.md "Collector state"). A database that does not
+    // answer only delays the writes (they spool); receiving never waits for it.
+    if (config.store.enabled && !pipeline.open_persistence(error, PersistenceRole::kCollector)) {
+      std::fprintf(err, "%s: %s\n", cmd, error.c_str());
+      close(signal_fd);
+      return 1;
+    }
   } else {
     if (!pipeline.open_estimates(estimates_output, !replaying, error)) {
       std::fprintf(err, "%s: %s\n", cmd, error.c_str());
