@@ -56,6 +56,7 @@ constexpr auto kKeys = std::to_array<std::string_view>({
     "kafka",
     "kafka.brokers",
     "kafka.topic",
+    "kafka.flows_json_topic",
     "kafka.client_id",
     "kafka.compression",
     "kafka.linger_ms",

@@ -237,6 +237,13 @@ bool Pipeline::open_kafka(const bus::KafkaProducerOptions& options, bool replay,
   return kafka_sink_ != nullptr;
 }
 
+bool Pipeline::open_kafka_json(const bus::KafkaProducerOptions& options, bool replay,
+                               std::string& error) {
+  kafka_json_sink_ = KafkaSink::open(options, bus_, config_.collect.queue_capacity_batches, replay,
+                                     error, KafkaSinkFormat::kJson);
+  return kafka_json_sink_ != nullptr;
+}
+
 bool Pipeline::open_live(const std::vector<collect::ListenEndpoint>& endpoints,
                          std::string& error) {
   const collect::ListenOptions options = collect::listen_options(config_.collect);
@@ -470,6 +477,7 @@ void Pipeline::stop() {
   bus_.close();
   if (flow_sink_) flow_sink_->join();
   if (kafka_sink_) kafka_sink_->join();
+  if (kafka_json_sink_) kafka_json_sink_->join();
   if (estimates_) estimates_->join();
   if (analysis_) analysis_->join();
   if (persistence_) persistence_->stop();
@@ -696,6 +704,10 @@ api::CollectorSnapshot Pipeline::snapshot() const {
   if (kafka_sink_) {
     s.has_kafka_producer = true;
     s.kafka_producer = kafka_sink_->stats();
+  }
+  if (kafka_json_sink_) {
+    s.has_kafka_json_producer = true;
+    s.kafka_json_producer = kafka_json_sink_->stats();
   }
   s.config_reloads = reloads_.load(std::memory_order_relaxed);
   s.config_reload_failures = reload_failures_.load(std::memory_order_relaxed);

@@ -85,6 +85,10 @@ class Pipeline {
   /// here. `replay`: wait for the producer's buffer instead of dropping. False with `error`
   /// when librdkafka refuses the settings.
   bool open_kafka(const bus::KafkaProducerOptions& options, bool replay, std::string& error);
+  /// `fathom collect` with `kafka.flows_json_topic`: also publishes every record as a JSON
+  /// object to that topic (KafkaSinkFormat::kJson, json_producer_options), a bus consumer of
+  /// its own. Same `replay` and errors as `open_kafka`.
+  bool open_kafka_json(const bus::KafkaProducerOptions& options, bool replay, std::string& error);
   /// Loads every enrichment source (geo/ASN databases, intel lists, tenant networks) and
   /// starts the thread that reloads changed files. False with `error` naming the source.
   bool load_enrichment(std::string& error);
@@ -182,6 +186,7 @@ class Pipeline {
   std::atomic<uint32_t> threads_running_{0};
   std::unique_ptr<FlowSink> flow_sink_;
   std::unique_ptr<KafkaSink> kafka_sink_;
+  std::unique_ptr<KafkaSink> kafka_json_sink_;
   std::unique_ptr<transform::EnrichmentLoader> enrichment_;  ///< updates enricher_
   std::unique_ptr<EstimateStage> estimates_;
   std::unique_ptr<Persistence>

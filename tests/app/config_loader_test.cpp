@@ -61,6 +61,7 @@ TEST(ConfigLoader, EmptyFileGivesTheDefaults) {
     EXPECT_EQ(c.collect.node_id, "");
     EXPECT_EQ(c.kafka.brokers, "");
     EXPECT_EQ(c.kafka.topic, "fathom.flows");
+    EXPECT_EQ(c.kafka.flows_json_topic, "");
     EXPECT_EQ(c.kafka.compression, "lz4");
     EXPECT_EQ(c.kafka.group_id, "fathom-analyze");
     EXPECT_EQ(c.kafka.buffer_max_messages, 100'000);
@@ -149,6 +150,7 @@ store:
 kafka:
   brokers: "kafka-1:9092,kafka-2:9092"
   topic: acme.flows
+  flows_json_topic: acme.flows.json
   client_id: collector-7
   compression: zstd
   linger_ms: 50
@@ -338,6 +340,7 @@ TEST(ConfigLoader, FullFileSetsEveryField) {
   EXPECT_EQ(c.store.options.connect_timeout_s, 3);
   EXPECT_EQ(c.kafka.brokers, "kafka-1:9092,kafka-2:9092");
   EXPECT_EQ(c.kafka.topic, "acme.flows");
+  EXPECT_EQ(c.kafka.flows_json_topic, "acme.flows.json");
   EXPECT_EQ(c.kafka.client_id, "collector-7");
   EXPECT_EQ(c.kafka.compression, "zstd");
   EXPECT_EQ(c.kafka.linger_ms, 50);
@@ -576,6 +579,8 @@ const RejectCase kRejectCases[] = {
     {"KafkaReservedProperty", "kafka:\n  properties: {enable.auto.commit: \"true\"}\n",
      "fathom.yaml:2:16: kafka.properties.enable.auto.commit: is set by Fathom (use the kafka "
      "keys; idempotence and explicit commits are not optional)"},
+    {"KafkaJsonTopicIsTheFlowsTopic", "kafka:\n  flows_json_topic: fathom.flows\n",
+     "fathom.yaml:2:21: kafka.flows_json_topic: must differ from kafka.topic ('fathom.flows')"},
     {"KafkaLingerOutOfRange", "kafka:\n  linger_ms: 70000\n",
      "fathom.yaml:2:14: kafka.linger_ms: 70000 is out of range 0..60000"},
     {"UnknownTopLevelKey", "data_dir: /x\ntenant: []\n",
