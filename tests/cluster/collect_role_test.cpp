@@ -329,11 +329,14 @@ TEST(CollectRole, CommandReplaysIntoKafka) {
   const auto& capture = demo_capture();
   MockCluster cluster;
   cluster.create_topic("fathom.flows", kPartitions);
+  cluster.create_topic("fathom.flows.json", kPartitions);
   const std::string config_file = capture.dir.path + "/collect.yaml";
   std::FILE* f = std::fopen(config_file.c_str(), "w");
   ASSERT_NE(f, nullptr);
-  std::fputs("transform: {unknown_exporters: default}\nkafka:\n  properties: {log_level: \"2\"}\n",
-             f);
+  std::fputs(
+      "transform: {unknown_exporters: default}\nkafka:\n  flows_json_topic: fathom.flows.json\n"
+      "  properties: {log_level: \"2\"}\n",
+      f);
   std::fclose(f);
   RunOptions o;
   o.collect_only = true;
@@ -341,13 +344,28 @@ TEST(CollectRole, CommandReplaysIntoKafka) {
   o.kafka_brokers = cluster.bootstraps();
   o.replay = {capture.pcap};
   o.metrics_listen = "off";
-  o.data_dir = capture.dir.path;
+  o.data_dir = capture.dir.path + "/collect-cli";  // its store (SQLite) and spool
   ASSERT_EQ(run_collector(o, stderr), 0);
   // Every record went to the default tenant (unknown exporters accepted) and arrived.
   const ReadBack back = read_back(cluster, "fathom.flows", 10'000);
   EXPECT_GE(back.total, 10'000u);
   ASSERT_EQ(back.records.size(), 1u);
   EXPECT_EQ(back.records.begin()->first, 65535u);
+  // The command also fed the JSON flows topic: one message per record of the flows topic.
+  uint64_t records = 0;
+  for (const MockCluster::RawMessage& m : cluster.consume_raw("fathom.flows", kPartitions)) {
+    bus::wire::BatchHeader header;
+    ASSERT_EQ(bus::wire::decode_header(
+                  {reinterpret_cast<const std::byte*>(m.value.data()), m.value.size()}, header),
+              bus::wire::WireStatus::kOk);
+    records += header.record_count;
+  }
+  uint64_t json = 0;
+  cluster.consume_raw("fathom.flows.json", kPartitions, [&](MockCluster::RawMessage&& m) {
+    ++json;
+    EXPECT_EQ(m.key, "65535");
+  });
+  EXPECT_EQ(json, records);
 }
 
 }  // namespace
