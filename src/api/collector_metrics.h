@@ -183,6 +183,10 @@ struct CollectorSnapshot {
   /// `fathom collect`: the Kafka producer's counters (`kafka_producer` is filled).
   bool has_kafka_producer = false;
   bus::KafkaProducerStats kafka_producer;
+  /// `fathom collect` with `kafka.flows_json_topic`: that topic's producer (one message per
+  /// record; `kafka_json_producer` is filled).
+  bool has_kafka_json_producer = false;
+  bus::KafkaProducerStats kafka_json_producer;
   /// `fathom analyze`: the consumer group member's counters and the partitions it owns now.
   bool has_kafka_consumer = false;
   bus::KafkaConsumerStats kafka_consumer;

@@ -12,53 +12,71 @@ namespace {
 constexpr MetricType kCounter = MetricType::kCounter;
 constexpr MetricType kGauge = MetricType::kGauge;
 
+/// The families of one producer, named `<prefix>_messages_total` etc.; `what` says which topic
+/// the help texts are about.
+void append_producer(const std::string& prefix, const char* what, const bus::KafkaProducerStats& p,
+                     MetricsText& out) {
+  out.family(prefix + "_messages_total",
+             std::string(what) +
+                 ": Kafka messages, by outcome: enqueued (into the local buffer), delivered "
+                 "(acknowledged by every in-sync replica), failed (not delivered within "
+                 "message_timeout_ms), dropped_full (local buffer full: Kafka slow or down), "
+                 "dropped_error (refused), purged (still buffered at exit).",
+             kCounter)
+      .sample({{"outcome", "enqueued"}}, p.messages_enqueued)
+      .sample({{"outcome", "delivered"}}, p.messages_delivered)
+      .sample({{"outcome", "failed"}}, p.messages_failed)
+      .sample({{"outcome", "dropped_full"}}, p.messages_dropped_full)
+      .sample({{"outcome", "dropped_error"}}, p.messages_dropped_error)
+      .sample({{"outcome", "purged"}}, p.messages_purged);
+  out.family(prefix + "_records_total",
+             std::string(what) +
+                 ": flow records offered to the producer, and by outcome as for messages.",
+             kCounter)
+      .sample({{"outcome", "offered"}}, p.records_offered)
+      .sample({{"outcome", "enqueued"}}, p.records_enqueued)
+      .sample({{"outcome", "delivered"}}, p.records_delivered)
+      .sample({{"outcome", "failed"}}, p.records_failed)
+      .sample({{"outcome", "dropped_full"}}, p.records_dropped_full)
+      .sample({{"outcome", "dropped_error"}}, p.records_dropped_error)
+      .sample({{"outcome", "purged"}}, p.records_purged);
+  out.family(prefix + "_batches_total", std::string(what) + ": FlowBatches handed to the producer.",
+             kCounter)
+      .sample({}, p.batches_offered);
+  out.family(prefix + "_bytes_total",
+             std::string(what) + ": encoded (uncompressed) bytes of the messages enqueued.",
+             kCounter)
+      .sample({}, p.bytes_enqueued);
+  out.family(prefix + "_in_flight_messages",
+             std::string(what) + ": messages buffered or awaiting acknowledgement now.", kGauge)
+      .sample({}, p.in_flight_messages);
+  out.family(prefix + "_retries_total",
+             std::string(what) + ": produce requests librdkafka retried.", kCounter)
+      .sample({}, p.request_retries);
+  out.family(prefix + "_errors_total",
+             std::string(what) +
+                 ": client errors librdkafka reported (brokers down, authentication, ...).",
+             kCounter)
+      .sample({}, p.errors);
+  out.family(prefix + "_fatal",
+             std::string(what) +
+                 ": 1 once the idempotent producer hit a fatal error (every publish drops; "
+                 "restart the collector).",
+             kGauge)
+      .sample({}, p.fatal ? 1 : 0);
+}
+
 }  // namespace
 
 void append_kafka_metrics(const CollectorSnapshot& s, MetricsText& out) {
   if (s.has_kafka_producer) {
-    const bus::KafkaProducerStats& p = s.kafka_producer;
-    out.family("fathom_kafka_producer_messages_total",
-               "Kafka messages (one tenant's records of a batch each), by outcome: enqueued "
-               "(into the local buffer), delivered (acknowledged by every in-sync replica), "
-               "failed (not delivered within message_timeout_ms), dropped_full (local buffer "
-               "full: Kafka slow or down), dropped_error (refused), purged (still buffered at "
-               "exit).",
-               kCounter)
-        .sample({{"outcome", "enqueued"}}, p.messages_enqueued)
-        .sample({{"outcome", "delivered"}}, p.messages_delivered)
-        .sample({{"outcome", "failed"}}, p.messages_failed)
-        .sample({{"outcome", "dropped_full"}}, p.messages_dropped_full)
-        .sample({{"outcome", "dropped_error"}}, p.messages_dropped_error)
-        .sample({{"outcome", "purged"}}, p.messages_purged);
-    out.family("fathom_kafka_producer_records_total",
-               "Flow records offered to the producer, and by outcome as for messages.", kCounter)
-        .sample({{"outcome", "offered"}}, p.records_offered)
-        .sample({{"outcome", "enqueued"}}, p.records_enqueued)
-        .sample({{"outcome", "delivered"}}, p.records_delivered)
-        .sample({{"outcome", "failed"}}, p.records_failed)
-        .sample({{"outcome", "dropped_full"}}, p.records_dropped_full)
-        .sample({{"outcome", "dropped_error"}}, p.records_dropped_error)
-        .sample({{"outcome", "purged"}}, p.records_purged);
-    out.family("fathom_kafka_producer_batches_total", "FlowBatches handed to the producer.",
-               kCounter)
-        .sample({}, p.batches_offered);
-    out.family("fathom_kafka_producer_bytes_total",
-               "Encoded (uncompressed) bytes of the messages enqueued.", kCounter)
-        .sample({}, p.bytes_enqueued);
-    out.family("fathom_kafka_producer_in_flight_messages",
-               "Messages buffered or awaiting acknowledgement now.", kGauge)
-        .sample({}, p.in_flight_messages);
-    out.family("fathom_kafka_producer_retries_total", "Produce requests librdkafka retried.",
-               kCounter)
-        .sample({}, p.request_retries);
-    out.family("fathom_kafka_producer_errors_total",
-               "Client errors librdkafka reported (brokers down, authentication, ...).", kCounter)
-        .sample({}, p.errors);
-    out.family("fathom_kafka_producer_fatal",
-               "1 once the idempotent producer hit a fatal error (every publish drops; restart "
-               "the collector).",
-               kGauge)
-        .sample({}, p.fatal ? 1 : 0);
+    append_producer("fathom_kafka_producer", "The flows topic (a tenant's records per message)",
+                    s.kafka_producer, out);
+  }
+  if (s.has_kafka_json_producer) {
+    append_producer("fathom_kafka_json_producer",
+                    "The JSON flows topic (kafka.flows_json_topic, one record per message)",
+                    s.kafka_json_producer, out);
   }
   if (s.has_kafka_consumer) {
     const bus::KafkaConsumerStats& c = s.kafka_consumer;

@@ -112,6 +112,9 @@ struct Config {
   struct Kafka {
     std::string brokers;  ///< bootstrap.servers ("host:port,..."); required by the roles
     std::string topic = "fathom.flows";
+    /// `fathom collect` also publishes every record as one GoFlow2-style JSON object per
+    /// message to this topic, for other tools (docs/wire-format.md "JSON flows topic"); "" = off.
+    std::string flows_json_topic;
     std::string client_id;            ///< empty: "fathom-collect" / "fathom-analyze"
     std::string compression = "lz4";  ///< none, gzip, snappy, lz4, zstd
     int linger_ms = 20;

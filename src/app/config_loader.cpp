@@ -56,6 +56,7 @@ constexpr auto kKeys = std::to_array<std::string_view>({
     "kafka",
     "kafka.brokers",
     "kafka.topic",
+    "kafka.flows_json_topic",
     "kafka.client_id",
     "kafka.compression",
     "kafka.linger_ms",
@@ -163,6 +164,7 @@ constexpr auto kKeys = std::to_array<std::string_view>({
     "collect.queue_capacity_batches",
     "collect.flush_interval_ms",
     "collect.state_file",
+    "collect.node_id",
     "decode",
     "decode.max_exporters",
     "decode.max_templates_per_exporter",
@@ -514,6 +516,11 @@ void Loader::load_collect(const YAML::Node& node, collect::Config& out) {
   read_uint_into(node, path, "queue_capacity_batches", 1, 65536, out.queue_capacity_batches);
   read_uint_into(node, path, "flush_interval_ms", 1, 60'000, out.flush_interval_ms);
   read_string(node, path, "state_file", true, out.state_file);
+  if (read_string(node, path, "node_id", false, out.node_id) && !valid_name(out.node_id)) {
+    error(node["node_id"].Mark(), join_key(path, "node_id"),
+          "'" + out.node_id + "' is not a node name (1-64 of A-Z a-z 0-9 _ . -)");
+    out.node_id.clear();
+  }
 }
 
 void Loader::load_estimate(const YAML::Node& node, Config::Estimate& out) {

@@ -26,6 +26,13 @@ void Loader::load_kafka(const YAML::Node& node, Config::Kafka& out) {
   if (!check_map(node, path, path)) return;
   read_string(node, path, "brokers", false, out.brokers);
   read_string(node, path, "topic", false, out.topic);
+  if (read_string(node, path, "flows_json_topic", true, out.flows_json_topic) &&
+      out.flows_json_topic == out.topic) {
+    // The analyzers would read the JSON messages as corrupt batches.
+    error(node["flows_json_topic"].Mark(), "kafka.flows_json_topic",
+          "must differ from kafka.topic ('" + out.topic + "')");
+    out.flows_json_topic.clear();
+  }
   read_string(node, path, "client_id", false, out.client_id);
   std::string compression;
   if (read_string(node, path, "compression", false, compression)) {

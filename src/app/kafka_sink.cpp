@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "app/logging.h"
+#include "app/record_format.h"
 
 namespace fathom::app {
 
@@ -21,9 +22,16 @@ bus::KafkaProducerOptions producer_options(const Config::Kafka& kafka) {
   return o;
 }
 
+bus::KafkaProducerOptions json_producer_options(const Config::Kafka& kafka) {
+  bus::KafkaProducerOptions o = producer_options(kafka);
+  o.topic = kafka.flows_json_topic;
+  o.max_buffered_messages = kJsonBufferMaxMessages;
+  return o;
+}
+
 std::unique_ptr<KafkaSink> KafkaSink::open(const bus::KafkaProducerOptions& options, bus::Bus& bus,
                                            size_t queue_batches, bool wait_for_room,
-                                           std::string& error) {
+                                           std::string& error, KafkaSinkFormat format) {
   if (options.brokers.empty()) {
     error = "kafka.brokers is not set (or give --kafka-brokers)";
     return nullptr;
@@ -34,14 +42,19 @@ std::unique_ptr<KafkaSink> KafkaSink::open(const bus::KafkaProducerOptions& opti
     error = "kafka: " + why;
     return nullptr;
   }
-  std::shared_ptr<bus::Subscription> sub = bus.subscribe("kafka", queue_batches);
+  std::shared_ptr<bus::Subscription> sub =
+      bus.subscribe(format == KafkaSinkFormat::kWire ? "kafka" : "kafka_json", queue_batches);
   return std::unique_ptr<KafkaSink>(
-      new KafkaSink(std::move(producer), std::move(sub), wait_for_room));
+      new KafkaSink(std::move(producer), std::move(sub), wait_for_room, format));
 }
 
 KafkaSink::KafkaSink(std::unique_ptr<bus::KafkaProducer> producer,
-                     std::shared_ptr<bus::Subscription> sub, bool wait_for_room)
-    : producer_(std::move(producer)), sub_(std::move(sub)), wait_for_room_(wait_for_room) {
+                     std::shared_ptr<bus::Subscription> sub, bool wait_for_room,
+                     KafkaSinkFormat format)
+    : producer_(std::move(producer)),
+      sub_(std::move(sub)),
+      wait_for_room_(wait_for_room),
+      format_(format) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -63,6 +76,8 @@ void KafkaSink::join(std::chrono::milliseconds flush_timeout) {
 }
 
 void KafkaSink::run() {
+  const bus::KafkaProducer::RecordEncoder encode_json =
+      [](const flow::FlowRecord& r, std::string& out) { append_goflow_json(r, out); };
   const auto limit = static_cast<uint64_t>(producer_->options().max_buffered_messages);
   while (!sub_->finished()) {
     const bus::BatchRef batch = sub_->pop(std::chrono::milliseconds(200));
@@ -80,7 +95,11 @@ void KafkaSink::run() {
       }
       if (waited) waits_.fetch_add(1, std::memory_order_relaxed);
     }
-    producer_->publish(*batch);
+    if (format_ == KafkaSinkFormat::kWire) {
+      producer_->publish(*batch);
+    } else {
+      producer_->publish_each(*batch, encode_json);
+    }
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <utility>
 
@@ -48,9 +49,12 @@ store::Rollup to_rollup(const analyze::TenantSummary& summary) {
 
 std::unique_ptr<Persistence> Persistence::open(
     const Config& config, std::function<std::vector<store::ExporterRecord>()> exporters,
-    std::string& error) {
+    std::string& error, PersistenceRole role, std::string_view node) {
   auto log = logger("store");
   std::unique_ptr<Persistence> p(new Persistence());
+  p->role_ = role;
+  const bool collector = role == PersistenceRole::kCollector;
+  if (collector) p->sampler_key_ = sampler_state_key(node);
   for (const transform::Tenant& t : config.transform.tenants) p->tenant_names_[t.id] = t.name;
   if (config.transform.unknown_exporters == transform::UnknownExporters::kDefault) {
     p->tenant_names_[config.transform.default_tenant_id] = config.transform.default_tenant_name;
@@ -76,23 +80,28 @@ std::unique_ptr<Persistence> Persistence::open(
         return nullptr;
       }
       log->warn(
-          "store: {}; writes wait in the spool until the server answers (detector and "
-          "decoder state are not restored this time)",
-          open_error);
+          "store: {}; writes wait in the spool until the server answers ({} state is not "
+          "restored this time)",
+          open_error, collector ? "decoder and sampler" : "detector, decoder and sampler");
     } else {
       p->backend_ = std::string(db->backend());
       std::map<uint32_t, bool> tenants;
       for (const auto& [id, name] : p->tenant_names_) tenants[id] = true;
-      if (auto [status, rows] = db->tenants(); status.ok) {
-        for (const store::TenantRecord& t : rows) tenants[t.tenant_id] = true;
-      } else {
-        log->warn("store: reading tenants: {}", status.error);
+      // A collector samples only the configured tenants; the analysis side also restores
+      // detector state of tenants the store knows but the config no longer lists.
+      if (!collector) {
+        if (auto [status, rows] = db->tenants(); status.ok) {
+          for (const store::TenantRecord& t : rows) tenants[t.tenant_id] = true;
+        } else {
+          log->warn("store: reading tenants: {}", status.error);
+        }
       }
       std::vector<uint32_t> tenant_ids;
       for (const auto& [id, unused] : tenants) tenant_ids.push_back(id);
       p->sampler_states_ = std::make_shared<const std::vector<store::StateEntry>>(
-          read_sampler_states(*db, tenant_ids, kSamplerStateKey));
+          read_sampler_states(*db, tenant_ids, p->sampler_key_));
       for (const auto& [id, unused] : tenants) {
+        if (collector) break;  // a collector runs no detectors
         auto [status, blob] = db->get_state(id, kAiStateKey);
         if (!status.ok) {
           log->warn("store: reading tenant {}'s detector state: {}", id, status.error);
@@ -123,7 +132,7 @@ std::unique_ptr<Persistence> Persistence::open(
       p->backend_ = is_postgres(p->store_options_.url) ? "postgresql" : "sqlite";
   }
   p->ai_states_ = std::move(states);
-  if (!config.alert.sinks.empty()) {
+  if (!config.alert.sinks.empty() && !collector) {
     alert::AlertConfig ac = config.alert;
     if (ac.spool_directory.empty()) {
       ac.spool_directory = (std::filesystem::path(config.data_dir) / "alert-spool").string();
@@ -227,7 +236,10 @@ void Persistence::upkeep() {
   auto log = logger("store");
   std::unique_ptr<store::Database> db;
   const int64_t start = monotonic_ns();
-  int64_t next_prune = start + std::min(kFirstPruneNs, prune_interval_ns_);
+  // Retention is the analysis side's job: a collector never prunes the shared database.
+  int64_t next_prune = role_ == PersistenceRole::kCollector
+                           ? INT64_MAX
+                           : start + std::min(kFirstPruneNs, prune_interval_ns_);
   int64_t next_exporters = start + kExporterIntervalNs;
   int64_t next_saves = start + kPeriodicSaveIntervalNs;
   std::unique_lock lock(mu_);

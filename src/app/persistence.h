@@ -11,6 +11,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -46,6 +47,17 @@ struct PersistenceStats {
   alert::DispatcherStats alerts;
 };
 
+/// What a Persistence is opened for.
+enum class PersistenceRole : uint8_t {
+  /// `fathom run`, `fathom analyze`: incidents, rollups, detector, decoder and sampler state,
+  /// retention, alert sinks.
+  kFull,
+  /// `fathom collect`: only the collector's own state, the decoder state rows (tenant 0) and
+  /// the adaptive sampler's rows under `sampler_state_key(node)`. No detector state is read,
+  /// no alert sink is opened and no retention pass runs (the analyzers own the rest).
+  kCollector,
+};
+
 /// The store writer, its upkeep and the alert dispatcher, fed by the analysis stage (docs/
 /// storage.md, docs/alerting.md). Every `on_*` call only copies into a bounded queue (the
 /// writer's, the dispatcher's intake): a slow or dead database or receiver never blocks
@@ -62,9 +74,12 @@ class Persistence {
   /// `<data_dir>/store-spool`); a malformed URL, an SQLite file that cannot be created, a
   /// schema newer than this build, an unusable spool directory or an invalid sink is an error.
   /// `exporters` is called on the upkeep thread for the exporters as seen (may be empty).
+  /// `role` kCollector opens only what a collector keeps (PersistenceRole), and `node` names
+  /// its sampler rows (collector_node_id); both are ignored for kFull.
   static std::unique_ptr<Persistence> open(
       const Config& config, std::function<std::vector<store::ExporterRecord>()> exporters,
-      std::string& error);
+      std::string& error, PersistenceRole role = PersistenceRole::kFull,
+      std::string_view node = {});
   /// `stop()`.
   ~Persistence();
   Persistence(const Persistence&) = delete;
@@ -80,10 +95,13 @@ class Persistence {
   std::shared_ptr<const std::vector<store::StateEntry>> decoder_states() const {
     return decoder_states_;
   }
-  /// Sampler state rows (key kSamplerStateKey) of every tenant known, read at open.
+  /// Sampler state rows (key `sampler_key()`) of every tenant known, read at open.
   std::shared_ptr<const std::vector<store::StateEntry>> sampler_states() const {
     return sampler_states_;
   }
+  /// The key the adaptive sampler's rows are read and saved under: kSamplerStateKey, or
+  /// "sampler/<node>" for a collector.
+  const std::string& sampler_key() const noexcept { return sampler_key_; }
   SamplerStateCounters& sampler_counters() noexcept { return sampler_counters_; }
   /// Registers `save`, called on the upkeep thread every 30 s and once more at `stop` before
   /// the writer's final flush, with the writer to hand rows to (it must only submit). No-op
@@ -126,6 +144,8 @@ class Persistence {
   void run_periodic_saves();
 
   std::unique_ptr<store::StoreWriter> writer_;
+  PersistenceRole role_ = PersistenceRole::kFull;
+  std::string sampler_key_{kSamplerStateKey};
   store::StoreOptions store_options_;
   std::string backend_;
   int64_t prune_interval_ns_ = 0;

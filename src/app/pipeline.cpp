@@ -108,28 +108,31 @@ bool load_base_model(const std::string& which, std::shared_ptr<const detect::Mod
   return true;
 }
 
-bool Pipeline::open_persistence(std::string& error) {
-  persistence_ = Persistence::open(
-      config_,
-      [this] {
-        std::vector<store::ExporterRecord> rows;
-        for (const auto& w : workers_) {
-          for (const transform::ExporterIngest& e : w->snapshot().exporters) {
-            store::ExporterRecord r;
-            r.address = e.address.to_string();
-            r.tenant_id = e.tenant_id;
-            r.protocol = std::string(api::protocol_name(e.decode.last_version));
-            r.first_seen_ns = e.decode.last_seen_ns;  // the store keeps the earliest
-            r.last_seen_ns = e.decode.last_seen_ns;
-            r.packets = e.decode.packets;
-            r.records = e.decode.records;
-            r.malformed = e.decode.packets - std::min(e.decode.packets, e.decode.packets_ok);
-            rows.push_back(std::move(r));
-          }
+bool Pipeline::open_persistence(std::string& error, PersistenceRole role) {
+  std::function<std::vector<store::ExporterRecord>()> exporters;
+  if (role == PersistenceRole::kFull) {
+    exporters = [this] {
+      std::vector<store::ExporterRecord> rows;
+      for (const auto& w : workers_) {
+        for (const transform::ExporterIngest& e : w->snapshot().exporters) {
+          store::ExporterRecord r;
+          r.address = e.address.to_string();
+          r.tenant_id = e.tenant_id;
+          r.protocol = std::string(api::protocol_name(e.decode.last_version));
+          r.first_seen_ns = e.decode.last_seen_ns;  // the store keeps the earliest
+          r.last_seen_ns = e.decode.last_seen_ns;
+          r.packets = e.decode.packets;
+          r.records = e.decode.records;
+          r.malformed = e.decode.packets - std::min(e.decode.packets, e.decode.packets_ok);
+          rows.push_back(std::move(r));
         }
-        return rows;
-      },
-      error);
+      }
+      return rows;
+    };
+  }
+  const std::string node =
+      role == PersistenceRole::kCollector ? collector_node_id(config_.collect.node_id) : "";
+  persistence_ = Persistence::open(config_, std::move(exporters), error, role, node);
   if (!persistence_) return false;
   if (persistence_->writer() != nullptr) {
     // Tenants keep their keep probability across the restart (docs/adaptive-sampling.md).
@@ -137,9 +140,15 @@ bool Pipeline::open_persistence(std::string& error) {
     if (const auto rows = persistence_->sampler_states()) {
       apply_sampler_states(*rows, *sampler_, wall_clock_ns(), kSamplerStateMaxAgeNs, counters);
     }
-    persistence_->add_periodic_save([sampler = sampler_, &counters](store::StoreWriter& writer) {
-      save_sampler_state(*sampler, writer, wall_clock_ns(), kSamplerStateKey, counters);
-    });
+    persistence_->add_periodic_save(
+        [sampler = sampler_, &counters,
+         key = persistence_->sampler_key()](store::StoreWriter& writer) {
+          save_sampler_state(*sampler, writer, wall_clock_ns(), key, counters);
+        });
+    if (role == PersistenceRole::kCollector) {
+      logger("store")->info("store: decoder and sampler state kept in {} (sampler rows under {})",
+                            persistence_->stats().backend, persistence_->sampler_key());
+    }
   }
   return true;
 }
@@ -226,6 +235,13 @@ bool Pipeline::open_kafka(const bus::KafkaProducerOptions& options, bool replay,
   kafka_sink_ =
       KafkaSink::open(options, bus_, config_.collect.queue_capacity_batches, replay, error);
   return kafka_sink_ != nullptr;
+}
+
+bool Pipeline::open_kafka_json(const bus::KafkaProducerOptions& options, bool replay,
+                               std::string& error) {
+  kafka_json_sink_ = KafkaSink::open(options, bus_, config_.collect.queue_capacity_batches, replay,
+                                     error, KafkaSinkFormat::kJson);
+  return kafka_json_sink_ != nullptr;
 }
 
 bool Pipeline::open_live(const std::vector<collect::ListenEndpoint>& endpoints,
@@ -461,6 +477,7 @@ void Pipeline::stop() {
   bus_.close();
   if (flow_sink_) flow_sink_->join();
   if (kafka_sink_) kafka_sink_->join();
+  if (kafka_json_sink_) kafka_json_sink_->join();
   if (estimates_) estimates_->join();
   if (analysis_) analysis_->join();
   if (persistence_) persistence_->stop();
@@ -687,6 +704,10 @@ api::CollectorSnapshot Pipeline::snapshot() const {
   if (kafka_sink_) {
     s.has_kafka_producer = true;
     s.kafka_producer = kafka_sink_->stats();
+  }
+  if (kafka_json_sink_) {
+    s.has_kafka_json_producer = true;
+    s.kafka_json_producer = kafka_json_sink_->stats();
   }
   s.config_reloads = reloads_.load(std::memory_order_relaxed);
   s.config_reload_failures = reload_failures_.load(std::memory_order_relaxed);

@@ -85,6 +85,10 @@ class Pipeline {
   /// here. `replay`: wait for the producer's buffer instead of dropping. False with `error`
   /// when librdkafka refuses the settings.
   bool open_kafka(const bus::KafkaProducerOptions& options, bool replay, std::string& error);
+  /// `fathom collect` with `kafka.flows_json_topic`: also publishes every record as a JSON
+  /// object to that topic (KafkaSinkFormat::kJson, json_producer_options), a bus consumer of
+  /// its own. Same `replay` and errors as `open_kafka`.
+  bool open_kafka_json(const bus::KafkaProducerOptions& options, bool replay, std::string& error);
   /// Loads every enrichment source (geo/ASN databases, intel lists, tenant networks) and
   /// starts the thread that reloads changed files. False with `error` naming the source.
   bool load_enrichment(std::string& error);
@@ -103,9 +107,12 @@ class Pipeline {
   };
   /// Opens the store and the alert sinks (`store`, `alert`; docs/storage.md, docs/alerting.md)
   /// that the analysis stage opened next feeds: call before `open_analysis`. With a store it
-  /// also restores the adaptive sampler's saved tenant state and saves it every 30 s. False with
+  /// also restores the adaptive sampler's saved tenant state and saves it every 30 s, and
+  /// `start_live` / `replay` restore and save the decoder state through it. False with
   /// `error` when the store or a sink cannot be set up (Persistence::open).
-  bool open_persistence(std::string& error);
+  /// `fathom collect` opens it with PersistenceRole::kCollector: decoder and sampler state only
+  /// (its sampler rows under "sampler/<collect.node_id or host name>").
+  bool open_persistence(std::string& error, PersistenceRole role = PersistenceRole::kFull);
   const Persistence* persistence() const noexcept { return persistence_.get(); }
   /// Starts the analysis stage; `output` is its incident JSON-lines output ("" = none, "-" =
   /// stdout). `live`: slides also close on the wall clock (false for replays).
@@ -179,6 +186,7 @@ class Pipeline {
   std::atomic<uint32_t> threads_running_{0};
   std::unique_ptr<FlowSink> flow_sink_;
   std::unique_ptr<KafkaSink> kafka_sink_;
+  std::unique_ptr<KafkaSink> kafka_json_sink_;
   std::unique_ptr<transform::EnrichmentLoader> enrichment_;  ///< updates enricher_
   std::unique_ptr<EstimateStage> estimates_;
   std::unique_ptr<Persistence>

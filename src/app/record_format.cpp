@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <string_view>
@@ -119,6 +120,14 @@ class JsonObject {
     }
     out_ += ']';
   }
+  /// A string value that `write` appends (text known to need no escaping).
+  template <typename Write>
+  void plain_with(std::string_view key, Write&& write) {
+    this->key(key);
+    out_ += '"';
+    write(out_);
+    out_ += '"';
+  }
   void flags(std::string_view key, uint16_t flags) {
     this->key(key);
     out_ += '[';
@@ -215,6 +224,99 @@ void append_json(const flow::FlowRecord& r, uint64_t frame, std::string& out) {
   o.categories("dst_intel", r.dst_intel);
   o.number("src_reputation", r.src_reputation);
   o.number("dst_reputation", r.dst_reputation);
+  o.flags("flags", r.flags);
+}
+
+namespace {
+
+/// GoFlow2's `type` values (its FlowMessage.FlowType names); VPC flow logs are Fathom's own.
+std::string_view goflow_type(flow::SourceProtocol p) {
+  switch (p) {
+    case flow::SourceProtocol::kNetflowV5: return "NETFLOW_V5";
+    case flow::SourceProtocol::kNetflowV9: return "NETFLOW_V9";
+    case flow::SourceProtocol::kIpfix: return "IPFIX";
+    case flow::SourceProtocol::kSflowV5: return "SFLOW_5";
+    case flow::SourceProtocol::kVpcFlowLog: return "VPC_FLOW_LOG";
+    case flow::SourceProtocol::kUnknown: break;
+  }
+  return "FLOWUNKNOWN";
+}
+
+/// GoFlow2's protocol names; any other protocol number as decimal text (GoFlow2 prints "",
+/// which loses it), so `proto` is always a string.
+void append_proto(uint8_t proto, std::string& out) {
+  switch (proto) {
+    case 1: out += "ICMP"; return;
+    case 6: out += "TCP"; return;
+    case 17: out += "UDP"; return;
+    case 58: out += "ICMPv6"; return;
+    case 132: out += "SCTP"; return;
+    default: append_int(static_cast<unsigned>(proto), out);
+  }
+}
+
+/// `addr`'s network of `length` bits in prefix form ("10.1.0.0/16", "2001:db8::/32"), as
+/// GoFlow2 renders `src_net`/`dst_net` (a length of 0 gives "0.0.0.0/0"). A length beyond
+/// the family's width is clamped to it.
+void append_network(const flow::IpAddress& addr, uint8_t length, std::string& out) {
+  const unsigned offset = addr.is_v4() ? 96 : 0;  // IPv4 sits in the last 32 bits
+  const unsigned bits = std::min<unsigned>(length, addr.is_v4() ? 32 : 128);
+  flow::IpAddress net = addr;
+  for (unsigned bit = offset + bits; bit < 128; ++bit) {
+    net.bytes[bit / 8] = static_cast<uint8_t>(net.bytes[bit / 8] & ~(0x80u >> (bit % 8)));
+  }
+  append_address(net, out);
+  out += '/';
+  append_int(bits, out);
+}
+
+}  // namespace
+
+void append_goflow_json(const flow::FlowRecord& r, std::string& out) {
+  JsonObject o(out);
+  o.plain("type", goflow_type(r.source));
+  o.number("time_received_ns", r.arrival_ns);
+  const bool rate_known = (r.flags & flow::record_flags::kSamplingRateUnknown) == 0;
+  o.number("sampling_rate", rate_known ? r.device_sampling_rate : 0u);
+  o.address("sampler_address", r.exporter);
+  o.number("time_flow_start_ns", r.start_ns);
+  o.number("time_flow_end_ns", r.end_ns);
+  o.number("bytes", r.bytes);
+  o.number("packets", r.packets);
+  o.address("src_addr", r.src);
+  o.address("dst_addr", r.dst);
+  o.plain("etype", r.src.is_v4() ? "IPv4" : "IPv6");
+  o.plain_with("proto", [&](std::string& text) { append_proto(r.ip_protocol, text); });
+  o.number("src_port", r.src_port);
+  o.number("dst_port", r.dst_port);
+  o.number("in_if", r.input_if);
+  o.number("out_if", r.output_if);
+  o.mac("src_mac", r.src_mac);
+  o.mac("dst_mac", r.dst_mac);
+  o.number("src_vlan", r.vlan);
+  o.number("vlan_id", r.vlan);
+  o.number("ip_tos", r.tos);
+  o.number("forwarding_status", r.forwarding_status);
+  o.number("tcp_flags", r.tcp_flags);
+  o.number("icmp_type", r.icmp_type);
+  o.number("icmp_code", r.icmp_code);
+  o.number("src_as", r.src_as);
+  o.number("dst_as", r.dst_as);
+  if (r.next_hop.is_unspecified()) {
+    o.plain("next_hop", "");
+  } else {
+    o.address("next_hop", r.next_hop);
+  }
+  o.plain_with("src_net", [&](std::string& text) { append_network(r.src, r.src_mask, text); });
+  o.plain_with("dst_net", [&](std::string& text) { append_network(r.dst, r.dst_mask, text); });
+  o.number("observation_domain_id", r.observation_domain);
+  o.number("flow_direction", r.exporter_direction);
+  // Fathom's additions.
+  o.number("tenant_id", r.tenant_id);
+  o.real("effective_sampling_rate", r.sampling_rate);
+  o.plain("direction", flow::to_string(r.direction));
+  o.country("src_country", r.src_country);
+  o.country("dst_country", r.dst_country);
   o.flags("flags", r.flags);
 }
 

@@ -19,6 +19,16 @@ enum class OutputFormat : uint8_t {
 /// Never fails; formats with std::to_chars and inet_ntop, no iostreams.
 void append_json(const flow::FlowRecord& r, uint64_t frame, std::string& out);
 
+/// Appends one JSON object (no newline) describing `r` with GoFlow2's JSON field names and
+/// renderings (`type` "IPFIX", `time_received_ns`, `sampler_address`, `src_addr`, `etype`
+/// "IPv4", `proto` "TCP", `src_net` "10.1.0.0/16", ...), for tools that read GoFlow2's output,
+/// plus Fathom's `tenant_id`, `effective_sampling_rate`, `direction`, countries and `flags`.
+/// `sampling_rate` is the device's 1-in-N (0 when not announced), as in GoFlow2; the
+/// Horvitz-Thompson weight, with Fathom's own sampling, is `effective_sampling_rate`. Fields
+/// FlowRecord does not carry (`sequence_num`, `ip_ttl`, MPLS, BGP) are left out. The layout is
+/// docs/wire-format.md "JSON flows topic". Never fails.
+void append_goflow_json(const flow::FlowRecord& r, std::string& out);
+
 /// Appends one JSON object (no newline) for sFlow interface counters (`"type":"if_counters"`).
 void append_json(const flow::InterfaceCounters& c, uint64_t frame, std::string& out);
 

@@ -313,6 +313,20 @@ int run_collector(const RunOptions& options, std::FILE* err) {
       close(signal_fd);
       return 1;
     }
+    if (!config.kafka.flows_json_topic.empty() &&
+        !pipeline.open_kafka_json(json_producer_options(config.kafka), replaying, error)) {
+      std::fprintf(err, "%s: %s\n", cmd, error.c_str());
+      close(signal_fd);
+      return 1;
+    }
+    // Decoder and sampler state in the store, so that a replacement collector on another
+    // host decodes at once (docs/scaling.md "Collector state"). A database that does not
+    // answer only delays the writes (they spool); receiving never waits for it.
+    if (config.store.enabled && !pipeline.open_persistence(error, PersistenceRole::kCollector)) {
+      std::fprintf(err, "%s: %s\n", cmd, error.c_str());
+      close(signal_fd);
+      return 1;
+    }
   } else {
     if (!pipeline.open_estimates(estimates_output, !replaying, error)) {
       std::fprintf(err, "%s: %s\n", cmd, error.c_str());
@@ -529,6 +543,16 @@ int run_collector(const RunOptions& options, std::FILE* err) {
                  cmd, k.records_offered, k.records_delivered, k.records_failed,
                  k.records_dropped_full, k.records_dropped_error, k.records_purged);
     if (!k.last_error.empty()) log->warn("kafka: last error: {}", k.last_error);
+  }
+  if (last.has_kafka_json_producer) {
+    const bus::KafkaProducerStats& k = last.kafka_json_producer;
+    std::fprintf(err,
+                 "%s: kafka json topic: %" PRIu64 " records offered, %" PRIu64
+                 " delivered, %" PRIu64 " failed, %" PRIu64 " dropped (buffer full), %" PRIu64
+                 " dropped (refused), %" PRIu64 " purged at exit\n",
+                 cmd, k.records_offered, k.records_delivered, k.records_failed,
+                 k.records_dropped_full, k.records_dropped_error, k.records_purged);
+    if (!k.last_error.empty()) log->warn("kafka json topic: last error: {}", k.last_error);
   }
   if (!state_file.empty()) {
     if (!pipeline.save_state(state_file, error)) {

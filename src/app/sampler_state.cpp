@@ -1,5 +1,10 @@
 #include "app/sampler_state.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
 #include <utility>
 
 #include "app/logging.h"
@@ -14,6 +19,19 @@ std::string sampler_state_key(std::string_view node) {
     key += node;
   }
   return key;
+}
+
+std::string collector_node_id(std::string_view configured) {
+  if (!configured.empty()) return std::string(configured);
+  std::array<char, 256> host{};
+  if (::gethostname(host.data(), host.size() - 1) != 0 || host[0] == '\0') return "collector";
+  std::string node(host.data(), std::min<size_t>(std::strlen(host.data()), 64));
+  for (char& c : node) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '.' || c == '-';
+    if (!ok) c = '_';
+  }
+  return node;
 }
 
 SamplerStateStats snapshot(const SamplerStateCounters& c) {

@@ -26,6 +26,11 @@ inline constexpr std::string_view kSamplerStateKey = "sampler";
 /// (host or pod name) so they do not overwrite each other's rows.
 std::string sampler_state_key(std::string_view node);
 
+/// The node name of a collector: `configured` (`collect.node_id`) when not empty, else the host
+/// name (gethostname; in Kubernetes the pod name), with characters outside `A-Z a-z 0-9 _ . -`
+/// replaced by '_' and cut at 64; "collector" when the host has no name.
+std::string collector_node_id(std::string_view configured);
+
 /// How old a saved state may be and still be restored: older, the tenant's traffic has
 /// likely changed, and starting at p = 1 (the surge rule lowers it within a quarter
 /// interval) is the better guess.

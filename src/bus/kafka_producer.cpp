@@ -226,6 +226,12 @@ bool KafkaProducer::produce_message(uint32_t tenant_id, size_t records_begin, si
   for (size_t i = counters_begin; i < counters_end; ++i, out += wire::kCounterBytes)
     wire::encode_counters(counters[counter_order_[i].second], out);
 
+  return enqueue(tenant_id, payload, size, true, n_records);
+}
+
+bool KafkaProducer::enqueue(uint32_t tenant_id, void* payload, size_t size, bool owned,
+                            size_t n_records) {
+  Counters& c = *counters_;
   std::array<char, 10> key_buffer;
   const std::string_view key = tenant_key(tenant_id, key_buffer);
   // librdkafka's RD_KAFKA_V_* macros type-check with GNU statement expressions.
@@ -236,7 +242,7 @@ bool KafkaProducer::produce_message(uint32_t tenant_id, size_t records_begin, si
   const rd_kafka_resp_err_t err =
       rd_kafka_producev(rk_, RD_KAFKA_V_RKT(rkt_), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
                         RD_KAFKA_V_KEY(key.data(), key.size()), RD_KAFKA_V_VALUE(payload, size),
-                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
+                        RD_KAFKA_V_MSGFLAGS(owned ? RD_KAFKA_MSG_F_FREE : RD_KAFKA_MSG_F_COPY),
                         RD_KAFKA_V_OPAQUE(records_opaque(n_records)), RD_KAFKA_V_END);
 #if defined(__clang__)
 #pragma clang diagnostic pop
@@ -247,7 +253,7 @@ bool KafkaProducer::produce_message(uint32_t tenant_id, size_t records_begin, si
     c.bytes_enqueued.fetch_add(size, kRelaxed);
     return true;
   }
-  std::free(payload);  // on failure the payload stays ours
+  if (owned) std::free(payload);  // on failure the payload stays ours
   if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
     c.messages_dropped_full.fetch_add(1, kRelaxed);
     c.records_dropped_full.fetch_add(n_records, kRelaxed);
@@ -306,6 +312,27 @@ size_t KafkaProducer::publish(const flow::FlowBatch& batch) {
       r = chunk_end;
       k = counters_end;
     }
+  }
+  return enqueued;
+}
+
+size_t KafkaProducer::publish_each(const flow::FlowBatch& batch, const RecordEncoder& encode) {
+  const std::span<const flow::FlowRecord> records = batch.records();
+  if (records.empty()) return 0;
+  Counters& c = *counters_;
+  c.batches_offered.fetch_add(1, kRelaxed);
+  c.records_offered.fetch_add(records.size(), kRelaxed);
+  std::lock_guard lock(publish_mutex_);
+  size_t enqueued = 0;
+  for (const flow::FlowRecord& r : records) {
+    if (c.fatal.load(kRelaxed)) {
+      c.messages_dropped_error.fetch_add(1, kRelaxed);
+      c.records_dropped_error.fetch_add(1, kRelaxed);
+      continue;
+    }
+    encoded_.clear();
+    encode(r, encoded_);
+    if (enqueue(r.tenant_id, encoded_.data(), encoded_.size(), false, 1)) ++enqueued;
   }
   return enqueued;
 }

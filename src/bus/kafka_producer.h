@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -103,6 +104,14 @@ class KafkaProducer {
   /// enqueues its messages. Returns the records enqueued; the others are counted as dropped.
   /// Never blocks on Kafka.
   size_t publish(const flow::FlowBatch& batch);
+  /// Writes one record's message payload by appending to the string it is given.
+  using RecordEncoder = std::function<void(const flow::FlowRecord&, std::string&)>;
+  /// Publishes every record of `batch` as a message of its own, its payload written by
+  /// `encode`: for a topic in another encoding than the wire format (`fathom collect`'s JSON
+  /// flows topic). Keyed and partitioned by tenant like `publish`, so a tenant's records stay
+  /// in order on one partition; counted like `publish` (a message is one record; interface
+  /// counters are neither published nor counted). Returns the records enqueued; never blocks.
+  size_t publish_each(const flow::FlowBatch& batch, const RecordEncoder& encode);
   /// Serves delivery reports for up to `timeout` (only needed without the poll thread).
   void poll(std::chrono::milliseconds timeout);
   /// Waits up to `timeout` until every buffered message is delivered or failed; true when
@@ -117,6 +126,10 @@ class KafkaProducer {
   explicit KafkaProducer(KafkaProducerOptions options);
   bool produce_message(uint32_t tenant_id, size_t first, size_t records_end, size_t counters_begin,
                        size_t counters_end, const flow::FlowBatch& batch, int64_t now_ns);
+  /// Hands one message of `records` records to librdkafka and counts the outcome. `owned`:
+  /// `payload` is malloc'd and librdkafka frees it once sent (freed here when refused);
+  /// otherwise librdkafka copies it.
+  bool enqueue(uint32_t tenant_id, void* payload, size_t size, bool owned, size_t records);
 
   KafkaProducerOptions options_;
   std::unique_ptr<detail::ProducerCounters>
@@ -130,6 +143,7 @@ class KafkaProducer {
   /// (tenant, index) of the records, then of the counters, of the batch being published.
   std::vector<std::pair<uint32_t, uint32_t>> record_order_;
   std::vector<std::pair<uint32_t, uint32_t>> counter_order_;
+  std::string encoded_;  ///< publish_each's payload of the record being published
 };
 
 }  // namespace fathom::bus

@@ -31,6 +31,9 @@ struct Config {
   uint32_t flush_interval_ms = 200;
   /// Decoder state (templates, sampling rates) loaded at start and saved at exit; "" = none.
   std::string state_file;
+  /// This collector's name among the collectors sharing one store (`fathom collect`): its
+  /// adaptive-sampler state is kept under "sampler/<node_id>". "" = the host name.
+  std::string node_id;
 };
 
 }  // namespace fathom::collect

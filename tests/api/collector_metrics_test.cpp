@@ -147,6 +147,7 @@ TEST(CollectorMetrics, DocumentationListsExactlyTheExposedFamilies) {
   s.alerts.sinks.push_back({});
   s.alerts.sinks.back().name = "siem";
   s.has_kafka_producer = true;
+  s.has_kafka_json_producer = true;
   s.has_kafka_consumer = true;
   s.kafka_consumer.corrupt_by_reason[1] = 1;
   MetricsText text;

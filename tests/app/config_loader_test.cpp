@@ -58,8 +58,10 @@ TEST(ConfigLoader, EmptyFileGivesTheDefaults) {
     EXPECT_EQ(c.log_format, LogFormat::kText);
     EXPECT_EQ(c.output.flows, "");
     EXPECT_EQ(c.collect.state_file, "");
+    EXPECT_EQ(c.collect.node_id, "");
     EXPECT_EQ(c.kafka.brokers, "");
     EXPECT_EQ(c.kafka.topic, "fathom.flows");
+    EXPECT_EQ(c.kafka.flows_json_topic, "");
     EXPECT_EQ(c.kafka.compression, "lz4");
     EXPECT_EQ(c.kafka.group_id, "fathom-analyze");
     EXPECT_EQ(c.kafka.buffer_max_messages, 100'000);
@@ -149,6 +151,7 @@ store:
 kafka:
   brokers: "kafka-1:9092,kafka-2:9092"
   topic: acme.flows
+  flows_json_topic: acme.flows.json
   client_id: collector-7
   compression: zstd
   linger_ms: 50
@@ -206,6 +209,7 @@ collect:
   queue_capacity_batches: 16
   flush_interval_ms: 50
   state_file: /srv/fathom/decoder.state
+  node_id: collector-7.eu
 decode:
   max_exporters: 100
   max_templates_per_exporter: 16
@@ -291,6 +295,7 @@ TEST(ConfigLoader, FullFileSetsEveryField) {
   EXPECT_EQ(c.collect.recv_batch_size, 128u);
   EXPECT_EQ(c.collect.queue_capacity_batches, 16u);
   EXPECT_EQ(c.collect.state_file, "/srv/fathom/decoder.state");
+  EXPECT_EQ(c.collect.node_id, "collector-7.eu");
   EXPECT_EQ(c.collect.flush_interval_ms, 50u);
   EXPECT_EQ(c.log_format, LogFormat::kJson);
   EXPECT_EQ(c.output.flows, "/srv/fathom/flows.jsonl");
@@ -337,6 +342,7 @@ TEST(ConfigLoader, FullFileSetsEveryField) {
   EXPECT_EQ(c.store.options.connect_timeout_s, 3);
   EXPECT_EQ(c.kafka.brokers, "kafka-1:9092,kafka-2:9092");
   EXPECT_EQ(c.kafka.topic, "acme.flows");
+  EXPECT_EQ(c.kafka.flows_json_topic, "acme.flows.json");
   EXPECT_EQ(c.kafka.client_id, "collector-7");
   EXPECT_EQ(c.kafka.compression, "zstd");
   EXPECT_EQ(c.kafka.linger_ms, 50);
@@ -576,6 +582,8 @@ const RejectCase kRejectCases[] = {
     {"KafkaReservedProperty", "kafka:\n  properties: {enable.auto.commit: \"true\"}\n",
      "fathom.yaml:2:16: kafka.properties.enable.auto.commit: is set by Fathom (use the kafka "
      "keys; idempotence and explicit commits are not optional)"},
+    {"KafkaJsonTopicIsTheFlowsTopic", "kafka:\n  flows_json_topic: fathom.flows\n",
+     "fathom.yaml:2:21: kafka.flows_json_topic: must differ from kafka.topic ('fathom.flows')"},
     {"KafkaLingerOutOfRange", "kafka:\n  linger_ms: 70000\n",
      "fathom.yaml:2:14: kafka.linger_ms: 70000 is out of range 0..60000"},
     {"UnknownTopLevelKey", "data_dir: /x\ntenant: []\n",
@@ -585,7 +593,7 @@ const RejectCase kRejectCases[] = {
     {"UnknownNestedKey", "collect:\n  receive_threads: 2\n  listner: [\"0.0.0.0:2055\"]\n",
      "fathom.yaml:3:3: collect.listner: unknown key (known here: listeners, receive_threads, "
      "socket_receive_buffer_bytes, recv_batch_size, queue_capacity_batches, "
-     "flush_interval_ms, state_file)"},
+     "flush_interval_ms, state_file, node_id)"},
     {"UnknownExporterKey",
      "tenants:\n  - id: 1\n    name: a\n    exporters:\n      - {address: 192.0.2.1, domain: 1}\n",
      "fathom.yaml:5:30: tenants[0].exporters[0].domain: unknown key (known here: address, "
@@ -605,6 +613,8 @@ const RejectCase kRejectCases[] = {
     {"MetricsListenWithoutPort", "metrics_listen: 127.0.0.1\n",
      "fathom.yaml:1:17: metrics_listen: '127.0.0.1' is not HOST:PORT (a numeric IPv4 address or "
      "[IPv6], port 0..65535)"},
+    {"NodeIdCharacters", "collect:\n  node_id: \"pod 7\"\n",
+     "fathom.yaml:2:12: collect.node_id: 'pod 7' is not a node name (1-64 of A-Z a-z 0-9 _ . -)"},
     {"ZeroThreads", "collect:\n  receive_threads: 0\n",
      "fathom.yaml:2:20: collect.receive_threads: 0 is out of range 1..64"},
     {"NotANumber", "decode:\n  max_exporters: lots\n",
@@ -858,7 +868,7 @@ TEST(ConfigCheck, PrintsASummaryOrEveryError) {
                 bad +
                 ":2:11: collect.x: unknown key (known here: listeners, receive_threads, "
                 "socket_receive_buffer_bytes, recv_batch_size, queue_capacity_batches, "
-                "flush_interval_ms, state_file)\n");
+                "flush_interval_ms, state_file, node_id)\n");
   std::fclose(out);
   std::fclose(err);
 }

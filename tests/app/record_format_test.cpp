@@ -81,6 +81,72 @@ TEST(RecordFormat, JsonFlagsEmptyArray) {
   EXPECT_EQ(obj->at("source"), "unknown");
 }
 
+TEST(RecordFormat, GoflowJsonOfKnownRecord) {
+  flow::FlowRecord r = known_record();
+  r.src_mask = 20;  // 10.10.5.113/20 -> 10.10.0.0/20
+  r.dst_mask = 32;
+  r.tenant_id = 4;
+  r.sampling_rate = 400.0;  // the device's 100 times Fathom's own 1 in 4
+  r.vlan = 12;
+  r.direction = flow::Direction::kOutbound;
+  r.src_country = {'D', 'E'};
+  std::string out;
+  append_goflow_json(r, out);
+  const auto obj = MiniJson::parse_object(out);
+  ASSERT_TRUE(obj.has_value()) << out;
+  const auto& m = *obj;
+  EXPECT_EQ(m.at("type"), "IPFIX");
+  EXPECT_EQ(m.at("time_received_ns"), "1705320183000000000");
+  EXPECT_EQ(m.at("sampling_rate"), "100");
+  EXPECT_EQ(m.at("sampler_address"), "127.0.0.1");
+  EXPECT_EQ(m.at("time_flow_start_ns"), "1705320000061600000");
+  EXPECT_EQ(m.at("time_flow_end_ns"), "1705320001053000000");
+  EXPECT_EQ(m.at("bytes"), "14518");
+  EXPECT_EQ(m.at("packets"), "18");
+  EXPECT_EQ(m.at("src_addr"), "10.10.5.113");
+  EXPECT_EQ(m.at("dst_addr"), "2001:db8::18");
+  EXPECT_EQ(m.at("etype"), "IPv4");
+  EXPECT_EQ(m.at("proto"), "TCP");
+  EXPECT_EQ(m.at("src_port"), "41208");
+  EXPECT_EQ(m.at("in_if"), "3");
+  EXPECT_EQ(m.at("out_if"), "4");
+  EXPECT_EQ(m.at("src_mac"), "02:00:00:00:00:ab");
+  EXPECT_EQ(m.at("vlan_id"), "12");
+  EXPECT_EQ(m.at("src_vlan"), "12");
+  EXPECT_EQ(m.at("ip_tos"), "16");
+  EXPECT_EQ(m.at("tcp_flags"), "27");
+  EXPECT_EQ(m.at("next_hop"), "");
+  EXPECT_EQ(m.at("src_net"), "10.10.0.0/20");
+  EXPECT_EQ(m.at("dst_net"), "2001:db8::/32");  // an IPv6 length of 32: the first 32 bits
+  EXPECT_EQ(m.at("observation_domain_id"), "7");
+  EXPECT_EQ(m.at("tenant_id"), "4");
+  EXPECT_EQ(m.at("effective_sampling_rate"), "400");
+  EXPECT_EQ(m.at("direction"), "outbound");
+  EXPECT_EQ(m.at("src_country"), "DE");
+  EXPECT_EQ(m.at("dst_country"), "");
+  EXPECT_EQ(m.at("flags"), R"(["biflow_reverse","decoded_late"])");
+  EXPECT_EQ(m.count("sequence_num"), 0u);  // not carried by a FlowRecord: left out
+}
+
+TEST(RecordFormat, GoflowJsonRendersUnknownValuesWithoutLosingThem) {
+  flow::FlowRecord r;
+  r.src = *flow::IpAddress::parse("2001:db8:1::5");
+  r.ip_protocol = 47;  // GRE: GoFlow2 has no name for it
+  r.device_sampling_rate = 1;
+  r.flags = flow::record_flags::kSamplingRateUnknown;
+  r.next_hop = flow::IpAddress::from_v4(0x0a000001);
+  std::string out;
+  append_goflow_json(r, out);
+  const auto obj = MiniJson::parse_object(out);
+  ASSERT_TRUE(obj.has_value()) << out;
+  EXPECT_EQ(obj->at("type"), "FLOWUNKNOWN");
+  EXPECT_EQ(obj->at("etype"), "IPv6");
+  EXPECT_EQ(obj->at("proto"), "47");
+  EXPECT_EQ(obj->at("sampling_rate"), "0");  // not announced: GoFlow2's 0
+  EXPECT_EQ(obj->at("src_net"), "::/0");
+  EXPECT_EQ(obj->at("next_hop"), "10.0.0.1");
+}
+
 TEST(RecordFormat, CsvOfKnownRecordMatchesHeader) {
   std::string header;
   append_csv_header(header);

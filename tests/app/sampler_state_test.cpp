@@ -150,3 +150,22 @@ TEST(SamplerState, StaleCorruptAndUncontrolledRowsAreCountedAndChangeNothing) {
 
 }  // namespace
 }  // namespace fathom::app
+
+namespace fathom::app {
+namespace {
+
+TEST(SamplerState, CollectorNodeIdIsTheConfiguredNameOrTheHostName) {
+  EXPECT_EQ(collector_node_id("collector-7"), "collector-7");
+  EXPECT_EQ(sampler_state_key(collector_node_id("collector-7")), "sampler/collector-7");
+  const std::string host = collector_node_id("");
+  ASSERT_FALSE(host.empty());
+  EXPECT_LE(host.size(), 64u);
+  for (const char c : host) {
+    EXPECT_TRUE((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '_' || c == '.' || c == '-')
+        << host;
+  }
+}
+
+}  // namespace
+}  // namespace fathom::app

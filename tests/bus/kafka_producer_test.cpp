@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "bus/kafka_mock.h"
+#include "bus/tenant_partition.h"
 
 namespace fathom::bus {
 namespace {
@@ -114,6 +117,45 @@ TEST(KafkaProducer, FullBufferDropsAndCountsWithoutBlocking) {
   EXPECT_EQ(s.in_flight_messages, 5u);
   // Every record offered is accounted for: in the buffer or dropped.
   EXPECT_EQ(s.records_enqueued + s.records_dropped_full, s.records_offered);
+}
+
+TEST(KafkaProducer, PublishEachSendsOneMessagePerRecordKeyedByTenant) {
+  MockCluster cluster;
+  cluster.create_topic("flows", 4);
+  std::string error;
+  auto producer = KafkaProducer::create(options_for(cluster.bootstraps()), error);
+  ASSERT_NE(producer, nullptr) << error;
+  flow::FlowBatch batch;
+  for (uint64_t i = 0; i < 6; ++i) {
+    flow::FlowRecord& r = batch.add();
+    r.tenant_id = i % 2 == 0 ? 1 : 2;
+    r.packets = i;
+  }
+  batch.add_counters().tenant_id = 3;  // not published in this encoding
+  const KafkaProducer::RecordEncoder encode = [](const flow::FlowRecord& r, std::string& out) {
+    out += "tenant " + std::to_string(r.tenant_id) + " packets " + std::to_string(r.packets);
+  };
+  EXPECT_EQ(producer->publish_each(batch, encode), 6u);
+  ASSERT_TRUE(producer->flush(milliseconds(30'000)));
+  const KafkaProducerStats s = producer->stats();
+  EXPECT_EQ(s.batches_offered, 1u);
+  EXPECT_EQ(s.records_offered, 6u);
+  EXPECT_EQ(s.counters_offered, 0u);
+  EXPECT_EQ(s.messages_enqueued, 6u);
+  EXPECT_EQ(s.messages_delivered, 6u);
+  EXPECT_EQ(s.records_delivered, 6u);
+  EXPECT_EQ(s.in_flight_messages, 0u);
+
+  // Each tenant's records in order, on its partition, keyed by its id.
+  std::map<std::string, std::vector<std::string>> by_key;
+  for (const MockCluster::RawMessage& m : cluster.consume_raw("flows", 4)) {
+    EXPECT_EQ(m.partition, tenant_partition(static_cast<uint32_t>(std::stoul(m.key)), 4));
+    by_key[m.key].push_back(m.value);
+  }
+  EXPECT_EQ(by_key["1"], (std::vector<std::string>{"tenant 1 packets 0", "tenant 1 packets 2",
+                                                   "tenant 1 packets 4"}));
+  EXPECT_EQ(by_key["2"], (std::vector<std::string>{"tenant 2 packets 1", "tenant 2 packets 3",
+                                                   "tenant 2 packets 5"}));
 }
 
 TEST(KafkaProducer, DeliveryFailuresAfterTheTimeoutAreCountedAndFreeTheBuffer) {

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -10,12 +12,15 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "app/analyze_command.h"
 #include "app/pipeline.h"
 #include "app/run_command.h"
 #include "bus/kafka_consumer.h"
 #include "bus/kafka_mock.h"
 #include "bus/tenant_partition.h"
+#include "bus/wire_format.h"
 #include "scenario_fixture.h"
 
 namespace fathom::app {
@@ -118,6 +123,172 @@ TEST(CollectRole, ReplayPublishesEveryAcceptedRecordPartitionedByTenant) {
             std::string::npos);
 }
 
+/// What the JSON flows topic should carry for `r`: GoFlow2's field names and renderings plus
+/// Fathom's fields (docs/wire-format.md "JSON flows topic"), built here independently of
+/// app/record_format.cpp.
+nlohmann::json expected_json(const flow::FlowRecord& r) {
+  static const std::map<flow::SourceProtocol, std::string> kTypes = {
+      {flow::SourceProtocol::kNetflowV5, "NETFLOW_V5"},
+      {flow::SourceProtocol::kNetflowV9, "NETFLOW_V9"},
+      {flow::SourceProtocol::kIpfix, "IPFIX"},
+      {flow::SourceProtocol::kSflowV5, "SFLOW_5"},
+      {flow::SourceProtocol::kVpcFlowLog, "VPC_FLOW_LOG"}};
+  static const std::map<uint8_t, std::string> kProtos = {
+      {1, "ICMP"}, {6, "TCP"}, {17, "UDP"}, {58, "ICMPv6"}, {132, "SCTP"}};
+  static const char* const kFlags[] = {"sampling_rate_unknown", "biflow_reverse", "decoded_late",
+                                       "packet_sample",         "no_flow_times",  "not_counted",
+                                       "secondary_sampled"};
+  auto mac = [](const std::array<uint8_t, 6>& m) {
+    char text[18];
+    std::snprintf(text, sizeof text, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4],
+                  m[5]);
+    return std::string(text);
+  };
+  auto network = [](flow::IpAddress a, uint8_t length) {
+    const unsigned width = a.is_v4() ? 32 : 128;
+    const unsigned bits = std::min<unsigned>(length, width);
+    for (unsigned i = 0; i < width; ++i) {
+      if (i < bits) continue;
+      const unsigned bit = 128 - width + i;
+      a.bytes[bit / 8] = static_cast<uint8_t>(a.bytes[bit / 8] & ~(0x80u >> (bit % 8)));
+    }
+    return a.to_string() + "/" + std::to_string(bits);
+  };
+  auto country = [](const std::array<char, 2>& c) {
+    return c[0] == 0 ? std::string() : std::string(c.data(), 2);
+  };
+  nlohmann::json j;
+  const auto type = kTypes.find(r.source);
+  j["type"] = type == kTypes.end() ? "FLOWUNKNOWN" : type->second;
+  j["time_received_ns"] = r.arrival_ns;
+  j["sampling_rate"] =
+      (r.flags & flow::record_flags::kSamplingRateUnknown) != 0 ? 0u : r.device_sampling_rate;
+  j["sampler_address"] = r.exporter.to_string();
+  j["time_flow_start_ns"] = r.start_ns;
+  j["time_flow_end_ns"] = r.end_ns;
+  j["bytes"] = r.bytes;
+  j["packets"] = r.packets;
+  j["src_addr"] = r.src.to_string();
+  j["dst_addr"] = r.dst.to_string();
+  j["etype"] = r.src.is_v4() ? "IPv4" : "IPv6";
+  const auto proto = kProtos.find(r.ip_protocol);
+  j["proto"] = proto == kProtos.end() ? std::to_string(r.ip_protocol) : proto->second;
+  j["src_port"] = r.src_port;
+  j["dst_port"] = r.dst_port;
+  j["in_if"] = r.input_if;
+  j["out_if"] = r.output_if;
+  j["src_mac"] = mac(r.src_mac);
+  j["dst_mac"] = mac(r.dst_mac);
+  j["src_vlan"] = r.vlan;
+  j["vlan_id"] = r.vlan;
+  j["ip_tos"] = r.tos;
+  j["forwarding_status"] = r.forwarding_status;
+  j["tcp_flags"] = r.tcp_flags;
+  j["icmp_type"] = r.icmp_type;
+  j["icmp_code"] = r.icmp_code;
+  j["src_as"] = r.src_as;
+  j["dst_as"] = r.dst_as;
+  j["next_hop"] = r.next_hop.is_unspecified() ? std::string() : r.next_hop.to_string();
+  j["src_net"] = network(r.src, r.src_mask);
+  j["dst_net"] = network(r.dst, r.dst_mask);
+  j["observation_domain_id"] = r.observation_domain;
+  j["flow_direction"] = r.exporter_direction;
+  j["tenant_id"] = r.tenant_id;
+  j["effective_sampling_rate"] = r.sampling_rate;
+  j["direction"] = std::string(flow::to_string(r.direction));
+  j["src_country"] = country(r.src_country);
+  j["dst_country"] = country(r.dst_country);
+  j["flags"] = nlohmann::json::array();
+  for (size_t bit = 0; bit < std::size(kFlags); ++bit) {
+    if ((r.flags & (1u << bit)) != 0) j["flags"].push_back(kFlags[bit]);
+  }
+  return j;
+}
+
+TEST(CollectRole, JsonFlowsTopicCarriesEveryRecordOfTheFlowsTopic) {
+  const auto& capture = demo_capture();
+  MockCluster cluster;
+  cluster.create_topic("flows", kPartitions);
+  cluster.create_topic("flows-json", kPartitions);
+  Config config = capture.config;
+  config.kafka.brokers = cluster.bootstraps();
+  config.kafka.topic = "flows";
+  config.kafka.flows_json_topic = "flows-json";
+  config.kafka.linger_ms = 5;
+  config.kafka.properties["log_level"] = "2";
+
+  Pipeline pipeline(config);
+  std::string error;
+  ASSERT_TRUE(pipeline.load_enrichment(error)) << error;
+  ASSERT_TRUE(pipeline.open_kafka(producer_options(config.kafka), true, error)) << error;
+  ASSERT_TRUE(pipeline.open_kafka_json(json_producer_options(config.kafka), true, error)) << error;
+  pipeline.open_replay();
+  std::atomic<bool> stop{false};
+  ReplayStats stats;
+  ASSERT_TRUE(pipeline.replay({capture.pcap, 0.0, {}}, stop, stats, error)) << error;
+  pipeline.stop();
+
+  // The same delivery accounting as the flows topic, one message per record.
+  const api::CollectorSnapshot s = pipeline.snapshot();
+  ASSERT_TRUE(s.has_kafka_json_producer);
+  const bus::KafkaProducerStats& k = s.kafka_json_producer;
+  EXPECT_GT(k.records_offered, 10'000u);
+  EXPECT_EQ(k.records_offered, s.kafka_producer.records_offered);
+  EXPECT_EQ(k.records_delivered, k.records_offered);
+  EXPECT_EQ(k.messages_delivered, k.records_delivered);
+  EXPECT_EQ(k.records_failed + k.records_dropped_full + k.records_dropped_error + k.records_purged,
+            0u);
+  for (const bus::SubscriberStats& sub : s.bus.subscribers) EXPECT_EQ(sub.dropped_batches, 0u);
+  EXPECT_NE(
+      pipeline.metrics().find("fathom_kafka_json_producer_records_total{outcome=\"delivered\"} " +
+                              std::to_string(k.records_delivered)),
+      std::string::npos);
+
+  // Each tenant's records, in order, from both topics.
+  std::map<uint32_t, std::vector<flow::FlowRecord>> binary;
+  for (const MockCluster::RawMessage& m : cluster.consume_raw("flows", kPartitions)) {
+    flow::FlowBatch batch;
+    bus::wire::BatchHeader header;
+    ASSERT_EQ(
+        bus::wire::decode({reinterpret_cast<const std::byte*>(m.value.data()), m.value.size()},
+                          batch, header),
+        bus::wire::WireStatus::kOk);
+    for (const flow::FlowRecord& r : batch.records()) binary[r.tenant_id].push_back(r);
+  }
+  // Each JSON message against the same tenant's next record of the flows topic, parsed and
+  // compared as it arrives (the topic is too big to hold parsed).
+  std::map<uint32_t, size_t> next;
+  uint64_t messages = 0;
+  size_t mismatches = 0;
+  cluster.consume_raw("flows-json", kPartitions, [&](MockCluster::RawMessage&& m) {
+    ++messages;
+    const nlohmann::json got = nlohmann::json::parse(m.value, nullptr, false);
+    if (got.is_discarded() || !got.is_object()) {
+      if (++mismatches <= 3) ADD_FAILURE() << "not a JSON object: " << m.value;
+      return;
+    }
+    const uint32_t tenant = got.value("tenant_id", 0u);
+    EXPECT_EQ(m.key, std::to_string(tenant));                            // keyed by tenant ...
+    EXPECT_EQ(m.partition, bus::tenant_partition(tenant, kPartitions));  // ... and placed by it
+    const std::vector<flow::FlowRecord>& records = binary[tenant];
+    const size_t idx = next[tenant]++;
+    if (idx >= records.size()) {
+      if (++mismatches <= 3) ADD_FAILURE() << "tenant " << tenant << ": more JSON than records";
+      return;
+    }
+    const nlohmann::json want = expected_json(records[idx]);
+    if (got != want && ++mismatches <= 3) {
+      ADD_FAILURE() << "tenant " << tenant << " record " << idx << "\n got: " << got.dump()
+                    << "\nwant: " << want.dump();
+    }
+  });
+  EXPECT_EQ(messages, k.records_delivered);
+  for (const auto& [tenant, records] : binary) {
+    EXPECT_EQ(next[tenant], records.size()) << "tenant " << tenant;
+  }
+  EXPECT_EQ(mismatches, 0u);
+}
+
 TEST(CollectRole, CommandNeedsBrokersAndRefusesBadKafkaSettings) {
   const auto& capture = demo_capture();
   RunOptions o;
@@ -158,11 +329,14 @@ TEST(CollectRole, CommandReplaysIntoKafka) {
   const auto& capture = demo_capture();
   MockCluster cluster;
   cluster.create_topic("fathom.flows", kPartitions);
+  cluster.create_topic("fathom.flows.json", kPartitions);
   const std::string config_file = capture.dir.path + "/collect.yaml";
   std::FILE* f = std::fopen(config_file.c_str(), "w");
   ASSERT_NE(f, nullptr);
-  std::fputs("transform: {unknown_exporters: default}\nkafka:\n  properties: {log_level: \"2\"}\n",
-             f);
+  std::fputs(
+      "transform: {unknown_exporters: default}\nkafka:\n  flows_json_topic: fathom.flows.json\n"
+      "  properties: {log_level: \"2\"}\n",
+      f);
   std::fclose(f);
   RunOptions o;
   o.collect_only = true;
@@ -170,13 +344,28 @@ TEST(CollectRole, CommandReplaysIntoKafka) {
   o.kafka_brokers = cluster.bootstraps();
   o.replay = {capture.pcap};
   o.metrics_listen = "off";
-  o.data_dir = capture.dir.path;
+  o.data_dir = capture.dir.path + "/collect-cli";  // its store (SQLite) and spool
   ASSERT_EQ(run_collector(o, stderr), 0);
   // Every record went to the default tenant (unknown exporters accepted) and arrived.
   const ReadBack back = read_back(cluster, "fathom.flows", 10'000);
   EXPECT_GE(back.total, 10'000u);
   ASSERT_EQ(back.records.size(), 1u);
   EXPECT_EQ(back.records.begin()->first, 65535u);
+  // The command also fed the JSON flows topic: one message per record of the flows topic.
+  uint64_t records = 0;
+  for (const MockCluster::RawMessage& m : cluster.consume_raw("fathom.flows", kPartitions)) {
+    bus::wire::BatchHeader header;
+    ASSERT_EQ(bus::wire::decode_header(
+                  {reinterpret_cast<const std::byte*>(m.value.data()), m.value.size()}, header),
+              bus::wire::WireStatus::kOk);
+    records += header.record_count;
+  }
+  uint64_t json = 0;
+  cluster.consume_raw("fathom.flows.json", kPartitions, [&](MockCluster::RawMessage&& m) {
+    ++json;
+    EXPECT_EQ(m.key, "65535");
+  });
+  EXPECT_EQ(json, records);
 }
 
 }  // namespace
