@@ -72,6 +72,8 @@ int run_cli(int argc, char** argv) {
                       "Decoder state (templates, sampling rates): loaded at start, saved at exit");
   run_cmd->add_option("--data-dir", run.data_dir,
                       "Directory of the database and the spools (overrides data_dir)");
+  run_cmd->add_option("--store-url", run.store_url,
+                      "Database URL, e.g. postgresql://... (overrides store.url)");
   run_cmd->add_option("--interval", interval_s, "Seconds between summary lines")
       ->check(CLI::Range(0.1, 3600.0));
   run_cmd->add_option("--replay", run.replay,
@@ -122,6 +124,9 @@ int run_cli(int argc, char** argv) {
                           "Decoder state (templates, sampling rates): loaded at start, saved at "
                           "exit");
   collect_cmd->add_option("--data-dir", collect.data_dir, "Overrides data_dir");
+  collect_cmd->add_option("--store-url", collect.store_url,
+                          "Database URL of the decoder and sampler state, e.g. "
+                          "postgresql://... (overrides store.url)");
   collect_cmd->add_option("--interval", collect_interval_s, "Seconds between summary lines")
       ->check(CLI::Range(0.1, 3600.0));
   collect_cmd->add_option("--replay", collect.replay,

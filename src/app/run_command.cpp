@@ -206,6 +206,7 @@ int run_collector(const RunOptions& options, std::FILE* err) {
   Config config;
   if (!options.config_file.empty() && !load(options.config_file, config, err)) return 1;
   if (!options.data_dir.empty()) config.data_dir = options.data_dir;
+  if (!options.store_url.empty()) config.store.url = options.store_url;
   if (!options.kafka_brokers.empty()) config.kafka.brokers = options.kafka_brokers;
   if (collect_only && config.kafka.brokers.empty()) {
     std::fprintf(err, "%s: kafka.brokers is not set (in the config or --kafka-brokers)\n", cmd);

@@ -18,6 +18,7 @@ struct RunOptions {
   std::vector<std::string> listen;
   std::string state_file;      ///< overrides `collect.state_file` when not empty
   std::string data_dir;        ///< overrides `data_dir` (database, spools) when not empty
+  std::string store_url;       ///< overrides `store.url` when not empty
   int64_t interval_ms = 5000;  ///< summary period
   /// Files to replay instead of listening (pcap/pcapng, VPC flow logs, "-" = stdin).
   std::vector<std::string> replay;

@@ -7,6 +7,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <string>
@@ -15,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/analyze_command.h"
+#include "app/decoder_state.h"
 #include "app/pipeline.h"
 #include "app/run_command.h"
 #include "bus/kafka_consumer.h"
@@ -22,6 +24,7 @@
 #include "bus/tenant_partition.h"
 #include "bus/wire_format.h"
 #include "scenario_fixture.h"
+#include "store/store.h"
 
 namespace fathom::app {
 namespace {
@@ -344,8 +347,22 @@ TEST(CollectRole, CommandReplaysIntoKafka) {
   o.kafka_brokers = cluster.bootstraps();
   o.replay = {capture.pcap};
   o.metrics_listen = "off";
-  o.data_dir = capture.dir.path + "/collect-cli";  // its store (SQLite) and spool
+  o.data_dir = capture.dir.path + "/collect-cli";  // its spool
+  // --store-url: the decoder state goes to this database, not to <data_dir>/fathom.db.
+  const std::string state_db = capture.dir.path + "/collect-cli-state.db";
+  o.store_url = "sqlite:" + state_db;
   ASSERT_EQ(run_collector(o, stderr), 0);
+  {
+    store::StoreOptions so;
+    so.url = o.store_url;
+    std::string error;
+    auto db = store::open_database(so, error);
+    ASSERT_NE(db, nullptr) << error;
+    auto [status, rows] = read_decoder_states(*db);
+    ASSERT_TRUE(status.ok) << status.error;
+    EXPECT_FALSE(rows.empty()) << "no decoder state in " << state_db;
+    EXPECT_FALSE(std::filesystem::exists(o.data_dir + "/fathom.db"));
+  }
   // Every record went to the default tenant (unknown exporters accepted) and arrived.
   const ReadBack back = read_back(cluster, "fathom.flows", 10'000);
   EXPECT_GE(back.total, 10'000u);
