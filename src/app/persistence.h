@@ -52,8 +52,9 @@ enum class PersistenceRole : uint8_t {
   /// `fathom run`, `fathom analyze`: incidents, rollups, detector, decoder and sampler state,
   /// retention, alert sinks.
   kFull,
-  /// `fathom collect`: only the collector's own state, the decoder state rows (tenant 0) and
-  /// the adaptive sampler's rows under `sampler_state_key(node)`. No detector state is read,
+  /// `fathom collect`: only what a collector knows: the exporters as seen, the decoder state
+  /// rows (tenant 0) and the adaptive sampler's rows under `sampler_state_key(node)`. No
+  /// detector state is read,
   /// no alert sink is opened and no retention pass runs (the analyzers own the rest).
   kCollector,
 };

@@ -109,8 +109,10 @@ bool load_base_model(const std::string& which, std::shared_ptr<const detect::Mod
 }
 
 bool Pipeline::open_persistence(std::string& error, PersistenceRole role) {
+  // Both roles store the exporters as seen: in a cluster the collectors are the only ones
+  // that hear them, and `fathom api` lists them from there.
   std::function<std::vector<store::ExporterRecord>()> exporters;
-  if (role == PersistenceRole::kFull) {
+  {
     exporters = [this] {
       std::vector<store::ExporterRecord> rows;
       for (const auto& w : workers_) {

@@ -361,6 +361,19 @@ TEST(CollectRole, CommandReplaysIntoKafka) {
     auto [status, rows] = read_decoder_states(*db);
     ASSERT_TRUE(status.ok) << status.error;
     EXPECT_FALSE(rows.empty()) << "no decoder state in " << state_db;
+    // The exporters as seen, for `fathom api` (in a cluster nobody else hears them).
+    auto [exporters_status, exporters] = db->exporters();
+    ASSERT_TRUE(exporters_status.ok) << exporters_status.error;
+    std::set<std::string> heard;
+    for (const gen::TenantConfig& t : capture.scenario.tenants) {
+      for (const gen::ExporterConfig& e : t.exporters) heard.insert(e.address.to_string());
+    }
+    std::set<std::string> stored;
+    for (const store::ExporterRecord& e : exporters) {
+      stored.insert(e.address);
+      EXPECT_GT(e.records, 0u) << e.address;
+    }
+    EXPECT_EQ(stored, heard);
     EXPECT_FALSE(std::filesystem::exists(o.data_dir + "/fathom.db"));
   }
   // Every record went to the default tenant (unknown exporters accepted) and arrived.
