@@ -59,6 +59,9 @@ struct AnalyzeStage::Worker {
   int64_t iteration_start_ns = 0;
   bool opened = false;               ///< the first slide hook has run
   int64_t first_slide_start_ns = 0;  ///< start of the first slide this worker saw
+  /// Windows ending after this hold only part of their span (set to the last slide's end when
+  /// the final flush begins: the stream stopped inside them).
+  int64_t complete_until_ns = INT64_MAX;
   std::thread thread;
 };
 
@@ -182,10 +185,13 @@ void AnalyzeStage::spawn_worker(uint32_t index, uint32_t workers) {
             ref.captures.push_back({d.tenant_id, d.subject, d.window_end_ns});
           }
         }
-        // A window that began before this worker's first slide misses the records before it.
+        // A window that began before this worker's first slide misses the records before it;
+        // one that the final flush closes before its end misses the rest of its span (a
+        // rollup of half a minute would read as a minute of half the traffic).
         const bool whole =
-            options_.partial_first_windows ||
-            win.start_ns >= ref.first_slide_start_ns + options_.windows.levels[0].slide_ns;
+            (options_.partial_first_windows ||
+             win.start_ns >= ref.first_slide_start_ns + options_.windows.levels[0].slide_ns) &&
+            win.end_ns <= ref.complete_until_ns;
         if (win.level == rollup_level_ && win.end_ns % kMinuteNs == 0 && options_.on_rollups &&
             whole) {
           ref.rollups.push_back(analyze::summarise(win));
@@ -252,6 +258,7 @@ void AnalyzeStage::worker_loop(Worker& w) {
     }
     handoff_ready_.notify_all();
     if (options_.final_flush) {
+      if (w.engine->started()) w.complete_until_ns = w.engine->open_slide_end_ns();
       w.engine->flush();
       last.slide_end_ns = w.engine->started() ? w.engine->open_slide_end_ns() : 0;
     }

@@ -238,6 +238,23 @@ std::set<std::string> opened_ids(const std::vector<detect::IncidentEvent>& event
 
 // Cluster mode: a partition's tenants move to another analyzer, which reads again from the
 // last commit (10 s back here) with fresh windows and the incidents the first one left open.
+// The final flush closes the windows the stream stopped inside of: a rollup of the minute it
+// stopped in would hold part of a minute's traffic as if it were the whole (a chart's last
+// point, the API's "current traffic", dropping to a fraction). Only whole minutes are stored.
+TEST(AnalyzeStage, TheFinalFlushStoresNoPartOfAMinuteAsARollup) {
+  const Part whole = run_part(0, 150, true, {});
+  const int64_t stop_ns = kT0 + 150 * kS;
+  std::set<int64_t> ends;
+  for (const analyze::TenantSummary& r : whole.rollups) {
+    EXPECT_LE(r.end_ns, stop_ns) << "a rollup ends after the stream did";
+    ends.insert(r.end_ns);
+  }
+  // kT0 is 20 s past a minute: the stream touched the minutes ending 40, 100 and 160 s after
+  // it. The first is stored (partial_first_windows), the second is whole, the third (20 s
+  // of it) is not stored.
+  EXPECT_EQ(ends, (std::set<int64_t>{kT0 + 40 * kS, kT0 + 100 * kS}));
+}
+
 TEST(AnalyzeStage, AStageTakingOverMidStreamContinuesTheOpenIncidents) {
   const Part whole = run_part(0, kSeconds, true, {});
   const std::set<std::string> all = opened_ids(whole.events);
