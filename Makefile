@@ -1,7 +1,7 @@
 # The README's contract: `make run` and `make test` work on a fresh Debian 12 machine.
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
-FUZZ_SECONDS ?= 30
+FUZZ_SECONDS ?= 20
 # `make run` collects on loopback with the demo config (unknown exporters go to a default
 # tenant); point RUN_ARGS at your own fathom.yaml for anything else.
 RUN_ARGS ?= --config examples/demo.yaml

@@ -173,4 +173,21 @@ ScaleDecision Autoscaler::change(int64_t now_ns, uint32_t workers, ScaleDecision
   return decision;
 }
 
+void ReplicaPolicy::observe(int64_t now_ns, double utilisation, uint32_t owned, uint32_t total) {
+  if (owned == 0 || total == 0 || owned > total) return;
+  const auto members = static_cast<uint32_t>(
+      std::clamp<double>(std::round(static_cast<double>(total) / static_cast<double>(owned)), 1.0,
+                         static_cast<double>(total)));
+  if (!policy_ || members != members_ || total != total_) {
+    AutoscalerConfig c = config_;
+    c.min_workers = 1;
+    c.max_workers = total;
+    policy_.emplace(c, members);
+    members_ = members;
+    total_ = total;
+  }
+  policy_->record(now_ns, utilisation);
+  policy_->evaluate(now_ns);
+}
+
 }  // namespace fathom::analyze

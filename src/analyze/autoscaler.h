@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <string_view>
 
 namespace fathom::analyze {
@@ -109,6 +110,37 @@ class Autoscaler {
   uint64_t scale_outs_ = 0;
   uint64_t scale_ins_ = 0;
   uint64_t ignored_samples_ = 0;
+};
+
+/// The same policy applied to a cluster's analyzer replicas, from one member's view (docs/
+/// scaling.md "Autoscaling"): the member owns `owned` of the topic's `total` partitions, so the
+/// group has about total / owned members, and its own utilisation stands for theirs (the
+/// partitions split the work). The policy starts from that member count and answers how many
+/// members the group should have: one more after 10 minutes over the scale-out mark, one
+/// fewer after 30 minutes under the low-water mark, with the cooldowns, never more than the
+/// partitions. When the group's size changes (a member joined or left: the share changes),
+/// the policy starts again from the new size. Every member exports its answer; the maximum
+/// over the members is the group's (an overloaded member is enough to scale out, every member
+/// must agree to scale in).
+class ReplicaPolicy {
+ public:
+  /// `config`'s windows, marks and cooldowns apply; its min/max workers do not (replicas are
+  /// bounded by 1 and the partition count).
+  explicit ReplicaPolicy(const AutoscalerConfig& config) : config_(config) {}
+
+  /// One observation at `now_ns`: the member's latest slide utilisation, and its share of
+  /// the partitions. Owning nothing (between rebalances) observes nothing.
+  void observe(int64_t now_ns, double utilisation, uint32_t owned, uint32_t total);
+  /// The replicas the policy asks for; 1 before any observation.
+  uint32_t desired() const noexcept { return policy_ ? policy_->workers() : 1; }
+  /// The group size this member estimates (total / owned, rounded), 0 before any.
+  uint32_t members() const noexcept { return members_; }
+
+ private:
+  AutoscalerConfig config_;
+  std::optional<Autoscaler> policy_;
+  uint32_t members_ = 0;
+  uint32_t total_ = 0;
 };
 
 }  // namespace fathom::analyze

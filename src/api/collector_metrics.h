@@ -57,6 +57,9 @@ struct AnalysisSnapshot {
   double mean_utilisation_10m = 0.0;  ///< the autoscaler's 10-minute mean
   uint32_t workers = 1;
   uint32_t desired_workers = 1;
+  /// Cluster analyzers: the group size the autoscaling policy asks for (ReplicaPolicy); 1 in
+  /// `fathom run`.
+  uint32_t desired_replicas = 1;
   /// Detections so far by detection type name.
   std::vector<std::pair<std::string, uint64_t>> detections;
   uint64_t incidents_opened = 0;

@@ -244,10 +244,14 @@ void append_analysis_metrics(const CollectorSnapshot& s, MetricsText& out) {
       .sample({}, a.lag_seconds);
   out.family("fathom_analyze_workers", "Analysis worker threads running.", kGauge)
       .sample({}, a.workers);
-  out.family("fathom_analyze_desired_workers",
-             "Analysis workers the autoscaling policy asks for (the HPA metric in cluster mode).",
+  out.family("fathom_analyze_desired_workers", "Analysis workers the autoscaling policy asks for.",
              kGauge)
       .sample({}, a.desired_workers);
+  out.family("fathom_analyze_desired_replicas",
+             "Cluster analyzers the autoscaling policy asks for, from this member's utilisation "
+             "and share of the partitions (the HPA's metric; 1 in fathom run).",
+             kGauge)
+      .sample({}, a.desired_replicas);
   out.family("fathom_analyze_memory_bytes", "Host-table memory held by the analysis windows.",
              kGauge)
       .sample({}, static_cast<double>(a.memory_bytes));

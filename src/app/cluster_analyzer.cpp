@@ -146,6 +146,7 @@ std::unique_ptr<ClusterAnalyzer> ClusterAnalyzer::open(const Config& config, std
   a->base_options_.autoscale.min_workers = 1;
   a->base_options_.autoscale.max_workers = 1;
   a->first_window_ns_ = config.analyze.windows.levels[0].window_ns;
+  a->replica_policy_ = analyze::ReplicaPolicy(config.analyze.autoscale);
   a->persistence_ = Persistence::open(config, {}, error);
   if (!a->persistence_) return nullptr;
   bus::KafkaConsumerCallbacks callbacks;
@@ -200,7 +201,16 @@ void ClusterAnalyzer::poll_loop() {
     consumer_->poll(std::chrono::milliseconds(100), got, 64);
     for (bus::ConsumedBatch& b : got) handle(b);
     if (std::chrono::steady_clock::now() >= next_commit) {
-      for (auto& [partition, p] : stages_) commit_ready(*p);
+      double utilisation = 0.0;
+      for (auto& [partition, p] : stages_) {
+        commit_ready(*p);
+        utilisation = std::max(utilisation, p->stage->stats().last_utilisation);
+      }
+      if (partition_count_ > 0) {
+        replica_policy_.observe(monotonic_ns(), utilisation, static_cast<uint32_t>(stages_.size()),
+                                static_cast<uint32_t>(partition_count_));
+        desired_replicas_.store(replica_policy_.desired(), std::memory_order_relaxed);
+      }
       next_commit = std::chrono::steady_clock::now() + interval;
     }
   }
@@ -483,6 +493,7 @@ api::CollectorSnapshot ClusterAnalyzer::snapshot() const {
   }
   s.has_analysis = true;
   fill_analysis_snapshot(sum, open, config_.analyze.ai.model != "off", s.analysis);
+  s.analysis.desired_replicas = desired_replicas_.load(std::memory_order_relaxed);
   if (persistence_) fill_persistence_snapshot(persistence_->stats(), s);
   s.has_kafka_consumer = true;
   s.kafka_consumer = consumer_->stats();

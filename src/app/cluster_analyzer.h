@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "analyze/autoscaler.h"
 #include "api/collector_metrics.h"
 #include "api/http_server.h"
 #include "app/analyze_stage.h"
@@ -115,6 +116,10 @@ class ClusterAnalyzer {
   std::unique_ptr<bus::KafkaConsumer> consumer_;
   std::unique_ptr<store::Database> db_;  ///< the polling thread's, for restores
   int32_t partition_count_ = -1;
+  /// The autoscaling policy over the group's size (polling thread), and its answer for
+  /// /metrics.
+  analyze::ReplicaPolicy replica_policy_{analyze::AutoscalerConfig{}};
+  std::atomic<uint32_t> desired_replicas_{1};
   bool abandoning_ = false;  ///< polling thread: revocations do no checkpoint and no commit
 
   mutable std::mutex stages_mutex_;  ///< guards stages_ (the map) and retired_

@@ -293,5 +293,51 @@ TEST(Autoscaler, DecisionNames) {
   EXPECT_EQ(to_string(ScaleDecision::kScaleIn), "scale_in");
 }
 
+// ReplicaPolicy: the same rules over a cluster member's view (default config: 10 min over 95%
+// out, 30 min under 30% in).
+
+// Feeds `policy` one observation per slide in [from, to].
+void observe(ReplicaPolicy& policy, int64_t from_ns, int64_t to_ns, double utilisation,
+             uint32_t owned, uint32_t total) {
+  for (int64_t t = from_ns; t <= to_ns; t += kSlide) policy.observe(t, utilisation, owned, total);
+}
+
+TEST(ReplicaPolicy, AMemberOfTwoOverloadedForTenMinutesAsksForThree) {
+  ReplicaPolicy policy{AutoscalerConfig{}};
+  EXPECT_EQ(policy.desired(), 1u);  // nothing observed yet
+  observe(policy, 0, 10 * kMinute - kSlide, 0.99, 6, 12);
+  EXPECT_EQ(policy.members(), 2u);
+  EXPECT_EQ(policy.desired(), 2u);  // 9:58 of evidence: hold
+  observe(policy, 10 * kMinute, 10 * kMinute, 0.99, 6, 12);
+  EXPECT_EQ(policy.desired(), 3u);
+}
+
+TEST(ReplicaPolicy, AQuietGroupAsksForOneFewerAfterThirtyMinutes) {
+  ReplicaPolicy policy{AutoscalerConfig{}};
+  observe(policy, 0, 30 * kMinute - kSlide, 0.1, 4, 12);  // 3 members
+  EXPECT_EQ(policy.desired(), 3u);
+  observe(policy, 30 * kMinute, 30 * kMinute, 0.1, 4, 12);
+  EXPECT_EQ(policy.desired(), 2u);
+}
+
+TEST(ReplicaPolicy, ANewGroupSizeStartsThePolicyAgainAndItNeverExceedsThePartitions) {
+  ReplicaPolicy policy{AutoscalerConfig{}};
+  observe(policy, 0, 10 * kMinute, 0.99, 6, 12);
+  ASSERT_EQ(policy.desired(), 3u);
+  // The third member joined: this one now owns 4 of 12. Its evidence starts again.
+  observe(policy, 10 * kMinute + kSlide, 15 * kMinute, 0.99, 4, 12);
+  EXPECT_EQ(policy.members(), 3u);
+  EXPECT_EQ(policy.desired(), 3u);
+  // One partition per member already: more members would idle.
+  ReplicaPolicy full{AutoscalerConfig{}};
+  observe(full, 0, 20 * kMinute, 0.99, 1, 2);
+  EXPECT_EQ(full.desired(), 2u);
+  // Owning nothing (mid-rebalance) is no evidence.
+  ReplicaPolicy idle{AutoscalerConfig{}};
+  observe(idle, 0, 20 * kMinute, 0.99, 0, 12);
+  EXPECT_EQ(idle.members(), 0u);
+  EXPECT_EQ(idle.desired(), 1u);
+}
+
 }  // namespace
 }  // namespace fathom::analyze

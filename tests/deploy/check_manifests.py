@@ -11,8 +11,8 @@ What a typo would otherwise only show on a live cluster:
   volume mounts name declared volumes; the --config path is a key of a mounted ConfigMap;
 - Services select the pods of a Deployment, and their targetPorts are ports of those pods
   with the same protocol;
-- the HorizontalPodAutoscaler scales an existing Deployment on a pods metric that the
-  Prometheus adapter rules serve, from a metric family documented in docs/metrics.md;
+- the HorizontalPodAutoscaler scales an existing Deployment on a pods or external metric that
+  the Prometheus adapter rules serve, from a metric family documented in docs/metrics.md;
 - the ConfigMap's fathom.yaml passes `fathom config check`; the collector's container ports
   are the ports of collect.listeners, and every metrics port is metrics_listen's;
 - deploy/Dockerfile: its build stage installs only packages of scripts/install-deps, and its
@@ -261,25 +261,30 @@ class Checker:
         if not (isinstance(lo, int) and isinstance(hi, int) and 1 <= lo <= hi):
             self.error(where, "needs 1 <= minReplicas <= maxReplicas")
         served = {}
-        for rule in get(adapter_rules, "rules.custom") or []:
-            served[get(rule, "name.as")] = rule
+        for kind in ("custom", "external"):
+            for rule in get(adapter_rules, f"rules.{kind}") or []:
+                served[(kind, get(rule, "name.as"))] = rule
         with open(os.path.join(self.source_dir, "docs", "metrics.md")) as f:
             documented = set(re.findall(r"^\| `(fathom_[a-z0-9_]+)`", f.read(), re.M))
         for m in get(hpa, "spec.metrics") or []:
-            if m.get("type") != "Pods":
-                self.error(where, f"metric type {m.get('type')}: only Pods metrics are served")
+            kind = {"Pods": "custom", "External": "external"}.get(m.get("type"))
+            if kind is None:
+                self.error(where, f"metric type {m.get('type')}: only Pods and External metrics "
+                           "are served by the adapter")
                 continue
-            name = get(m, "pods.metric.name")
-            rule = served.get(name)
+            field = "pods" if kind == "custom" else "external"
+            name = get(m, f"{field}.metric.name")
+            rule = served.get((kind, name))
             if rule is None:
-                self.error(where, f"pods metric {name} is not served by the adapter rules")
+                self.error(where, f"{m.get('type')} metric {name} is not served by the adapter "
+                           "rules")
                 continue
-            family = re.match(r"\s*([a-z_:][a-z0-9_:]*)", rule.get("seriesQuery", ""))
+            family = re.match(r"\s*'?([a-z_:][a-z0-9_:]*)", rule.get("seriesQuery", ""))
             if family is None or family.group(1) not in documented:
                 self.error(where, f"adapter rule for {name} reads an undocumented family "
                            f"({rule.get('seriesQuery')})")
-            if get(m, "pods.target.type") != "AverageValue":
-                self.error(where, f"pods metric {name} needs an AverageValue target")
+            if get(m, f"{field}.target.type") != "AverageValue":
+                self.error(where, f"metric {name} needs an AverageValue target")
 
 
 def apt_packages(run_line):
@@ -375,7 +380,7 @@ def self_test(source_dir, fathom):
         "an undefined $(VAR)": lambda f, r, k: analyzer_container(f)["env"].clear(),
         "a Service port no pod has": lambda f, r, k: first_in(f, "Service")["spec"]["ports"][
             0].__setitem__("targetPort", "nope"),
-        "an HPA metric the adapter does not serve": lambda f, r, k: r["rules"]["custom"].clear(),
+        "an HPA metric the adapter does not serve": lambda f, r, k: r["rules"]["external"].clear(),
         "a config that fathom rejects": lambda f, r, k: first_in(f, "ConfigMap")["data"].__setitem__(
             "fathom.yaml", "no_such_key: 1\n"),
         "a selector that misses the pods": lambda f, r, k: first_in(f, "Deployment")["spec"][
