@@ -1,21 +1,15 @@
 #include "app/analyze_command.h"
 
-#include <poll.h>
-#include <signal.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <cerrno>
 #include <cinttypes>
-#include <cstring>
 #include <string>
 
 #include "api/http_server.h"
-#include "app/clock.h"
 #include "app/cluster_analyzer.h"
 #include "app/config_loader.h"
 #include "app/logging.h"
+#include "app/signal_loop.h"
 #include "collect/config.h"
 
 namespace fathom::app {
@@ -68,14 +62,7 @@ int run_analyze(const AnalyzeCommandOptions& options, std::FILE* err) {
   }
 
   // Signals are blocked before any thread starts, so only the signalfd sees them.
-  sigset_t mask;
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGINT);
-  sigaddset(&mask, SIGTERM);
-  sigaddset(&mask, SIGHUP);
-  const int signal_fd = pthread_sigmask(SIG_BLOCK, &mask, nullptr) == 0
-                            ? signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)
-                            : -1;
+  const int signal_fd = open_signal_fd();
   if (signal_fd < 0) {
     std::fprintf(err, "%s: cannot set up signal handling\n", kCmd);
     return 1;
@@ -102,43 +89,17 @@ int run_analyze(const AnalyzeCommandOptions& options, std::FILE* err) {
   std::fflush(err);
 
   uint64_t last_records = 0;
-  int64_t interval_start = monotonic_ns();
-  int rc = 0;
-  for (bool stop = false; !stop;) {
-    const int64_t wait_ms = std::max<int64_t>(
-        0, (interval_start + options.interval_ms * 1'000'000 - monotonic_ns()) / 1'000'000);
-    pollfd fds[1] = {{signal_fd, POLLIN, 0}};
-    const int ready = ::poll(fds, 1, static_cast<int>(wait_ms));
-    if (ready < 0 && errno != EINTR) {
-      log->critical("poll failed: {}", std::strerror(errno));
-      rc = 1;
-      break;
-    }
-    if (ready > 0) {
-      signalfd_siginfo info{};
-      while (::read(signal_fd, &info, sizeof(info)) == sizeof(info)) {
-        if (info.ssi_signo == SIGHUP) {
-          log->warn("SIGHUP: fathom analyze does not reload its config; restart it instead");
-        } else {
-          stop = true;
-        }
-      }
-    }
-    const int64_t now = monotonic_ns();
-    if (now - interval_start >= options.interval_ms * 1'000'000 || stop) {
-      const ClusterAnalyzerStats s = analyzer->stats();
-      const double seconds = static_cast<double>(now - interval_start) / 1e9;
-      std::fprintf(err,
-                   "%s: partitions %s; records %" PRIu64 " (%.1f/s); commits %" PRIu64
-                   "; taken over: %" PRIu64 " incident(s), %" PRIu64 " detector state(s)\n",
-                   kCmd, partition_list(analyzer->partitions()).c_str(), s.records - last_records,
-                   seconds > 0 ? static_cast<double>(s.records - last_records) / seconds : 0.0,
-                   s.commits, s.incidents_restored, s.tenants_restored);
-      std::fflush(err);
-      last_records = s.records;
-      interval_start = now;
-    }
-  }
+  const int rc = run_until_stopped(signal_fd, options.interval_ms, kCmd, [&](double seconds) {
+    const ClusterAnalyzerStats s = analyzer->stats();
+    std::fprintf(err,
+                 "%s: partitions %s; records %" PRIu64 " (%.1f/s); commits %" PRIu64
+                 "; taken over: %" PRIu64 " incident(s), %" PRIu64 " detector state(s)\n",
+                 kCmd, partition_list(analyzer->partitions()).c_str(), s.records - last_records,
+                 seconds > 0 ? static_cast<double>(s.records - last_records) / seconds : 0.0,
+                 s.commits, s.incidents_restored, s.tenants_restored);
+    std::fflush(err);
+    last_records = s.records;
+  });
   analyzer->stop();
   http.stop();
   ::close(signal_fd);

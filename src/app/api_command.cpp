@@ -1,14 +1,8 @@
 #include "app/api_command.h"
 
-#include <poll.h>
-#include <signal.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <cerrno>
 #include <cinttypes>
-#include <cstring>
 #include <memory>
 #include <string>
 
@@ -19,6 +13,7 @@
 #include "app/config_loader.h"
 #include "app/logging.h"
 #include "app/persistence.h"
+#include "app/signal_loop.h"
 #include "collect/config.h"
 #include "store/store.h"
 #include "store/url.h"
@@ -108,14 +103,7 @@ int run_api(const ApiCommandOptions& options, std::FILE* err) {
     return 1;
   }
   // Signals are blocked before any thread starts, so only the signalfd sees them.
-  sigset_t mask;
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGINT);
-  sigaddset(&mask, SIGTERM);
-  sigaddset(&mask, SIGHUP);
-  const int signal_fd = pthread_sigmask(SIG_BLOCK, &mask, nullptr) == 0
-                            ? signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)
-                            : -1;
+  const int signal_fd = open_signal_fd();
   if (signal_fd < 0) {
     std::fprintf(err, "%s: cannot set up signal handling\n", kCmd);
     return 1;
@@ -165,42 +153,17 @@ int run_api(const ApiCommandOptions& options, std::FILE* err) {
 
   uint64_t last_requests = 0;
   uint64_t last_errors = 0;
-  int64_t interval_start = monotonic_ns();
-  int rc = 0;
-  for (bool stop = false; !stop;) {
-    const int64_t wait_ms = std::max<int64_t>(
-        0, (interval_start + options.interval_ms * 1'000'000 - monotonic_ns()) / 1'000'000);
-    pollfd fds[1] = {{signal_fd, POLLIN, 0}};
-    const int ready = ::poll(fds, 1, static_cast<int>(wait_ms));
-    if (ready < 0 && errno != EINTR) {
-      log->critical("poll failed: {}", std::strerror(errno));
-      rc = 1;
-      break;
-    }
-    if (ready > 0) {
-      signalfd_siginfo info{};
-      while (::read(signal_fd, &info, sizeof(info)) == sizeof(info)) {
-        if (info.ssi_signo == SIGHUP) {
-          log->warn("SIGHUP: fathom api does not reload its config; restart it instead");
-        } else {
-          stop = true;
-        }
-      }
-    }
-    const int64_t now = monotonic_ns();
-    if (now - interval_start >= options.interval_ms * 1'000'000 || stop) {
-      const api::RestApiStats s = service->stats();
-      const uint64_t requests = answered(s, false);
-      const uint64_t errors = answered(s, true);
-      std::fprintf(err, "%s: %" PRIu64 " request(s), %" PRIu64 " answered 5xx; store %s\n", kCmd,
-                   requests - last_requests, errors - last_errors,
-                   s.store_up ? "up" : "down or not used yet");
-      std::fflush(err);
-      last_requests = requests;
-      last_errors = errors;
-      interval_start = now;
-    }
-  }
+  const int rc = run_until_stopped(signal_fd, options.interval_ms, kCmd, [&](double) {
+    const api::RestApiStats s = service->stats();
+    const uint64_t requests = answered(s, false);
+    const uint64_t errors = answered(s, true);
+    std::fprintf(err, "%s: %" PRIu64 " request(s), %" PRIu64 " answered 5xx; store %s\n", kCmd,
+                 requests - last_requests, errors - last_errors,
+                 s.store_up ? "up" : "down or not used yet");
+    std::fflush(err);
+    last_requests = requests;
+    last_errors = errors;
+  });
   service->stop();
   http.stop();
   ::close(signal_fd);

@@ -23,6 +23,7 @@
 #include "app/config_loader.h"
 #include "app/logging.h"
 #include "app/pipeline.h"
+#include "app/signal_loop.h"
 #include "collect/config.h"
 #include "decode/decode_status.h"
 
@@ -97,18 +98,6 @@ bool parse_speed(std::string text, double& out) {
   }
   out = v;
   return true;
-}
-
-/// Blocks SIGINT/SIGTERM/SIGHUP in this thread (and so in every thread started after) and
-/// returns a signalfd that becomes readable when one arrives.
-int open_signal_fd() {
-  sigset_t mask;
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGINT);
-  sigaddset(&mask, SIGTERM);
-  sigaddset(&mask, SIGHUP);
-  if (pthread_sigmask(SIG_BLOCK, &mask, nullptr) != 0) return -1;
-  return signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
 bool load(const std::string& path, Config& config, std::FILE* err) {
