@@ -132,20 +132,18 @@ class PostgresConnection final : public Connection {
           true));
     }
     // Each statement's result, then the NULL that ends it; after them all, the sync's.
-    for (const Pending& p : pending_) {
+    for (const std::string& sql : pending_) {
       PGresult* res = PQgetResult(conn_);
       if (res == nullptr) {
-        note(check(nullptr, p.sql));
+        note(check(nullptr, sql));
         break;
       }
       const ExecStatusType st = PQresultStatus(res);
       if (st == PGRES_PIPELINE_ABORTED) {
         // Not run because an earlier statement failed: that one's error is the answer.
-        if (first.ok) note(check(res, p.sql));
+        if (first.ok) note(check(res, sql));
       } else {
-        StoreStatus s = check(res, p.sql);
-        if (!s.ok && !p.prepared_key.empty()) statements_.erase(p.prepared_key);
-        note(std::move(s));
+        note(check(res, sql));
       }
       PQclear(res);
       while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
@@ -216,7 +214,7 @@ class PostgresConnection final : public Connection {
                               lengths.data(), formats.data(), 0) != 1) {
         return check(nullptr, sql);
       }
-      pending_.push_back({std::string(sql.substr(0, 60)), {}});
+      pending_.emplace_back(sql.substr(0, 60));
       return StoreStatus::success();
     }
     PGresult* res = PQexecPrepared(conn_, name->c_str(), static_cast<int>(params.size()),
@@ -236,11 +234,11 @@ class PostgresConnection final : public Connection {
     }
     std::string stmt_name = "fathom_" + std::to_string(next_statement_++);
     if (pipelining_) {
-      // Queued like any statement; end_batch forgets the name if the server refused it.
+      // Queued like any statement; a batch that fails forgets the names it prepared.
       if (PQsendPrepare(conn_, stmt_name.c_str(), key.c_str(), n_params, nullptr) != 1) {
         return check(nullptr, sql);
       }
-      pending_.push_back({std::string(sql.substr(0, 60)), key});
+      pending_.emplace_back(sql.substr(0, 60));
       batch_prepared_.insert(key);
       name = &statements_.emplace(key, std::move(stmt_name)).first->second;
       return StoreStatus::success();
@@ -331,13 +329,10 @@ class PostgresConnection final : public Connection {
   std::string url_;
   std::unordered_map<std::string, std::string> statements_;  ///< SQL text -> prepared name
   uint64_t next_statement_ = 0;
-  /// A statement sent in pipeline mode whose result end_batch has yet to read.
-  struct Pending {
-    std::string sql;           ///< its first 60 characters, for errors
-    std::string prepared_key;  ///< a PQsendPrepare's SQL (forgotten if refused), else empty
-  };
   bool pipelining_ = false;
-  std::vector<Pending> pending_;
+  /// The statements sent in pipeline mode whose results end_batch has yet to read (their
+  /// first 60 characters, for errors).
+  std::vector<std::string> pending_;
   std::unordered_set<std::string> batch_prepared_;  ///< statements prepared in this batch
 };
 
