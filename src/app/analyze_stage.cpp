@@ -8,6 +8,7 @@
 
 #include "app/clock.h"
 #include "app/logging.h"
+#include "detect/anomaly_detector.h"
 #include "detect/host_samples.h"
 #include "detect/incident_json.h"
 

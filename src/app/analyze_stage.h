@@ -20,7 +20,7 @@
 #include "analyze/tenant_summary.h"
 #include "analyze/window_engine.h"
 #include "bus/bus.h"
-#include "detect/anomaly_detector.h"
+#include "detect/anomaly_config.h"
 #include "detect/beacon.h"
 #include "detect/incident.h"
 #include "detect/rules.h"

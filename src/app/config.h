@@ -12,7 +12,7 @@
 #include "collect/config.h"
 #include "collect/udp_listener.h"
 #include "decode/config.h"
-#include "detect/anomaly_detector.h"
+#include "detect/anomaly_config.h"
 #include "detect/beacon.h"
 #include "detect/incident.h"
 #include "detect/rules.h"

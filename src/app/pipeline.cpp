@@ -18,6 +18,7 @@
 #include "collect/input_stream.h"
 #include "collect/pcap_reader.h"
 #include "decode/vpc_flow_log.h"
+#include "detect/autoencoder.h"
 
 namespace fathom::app {
 namespace {

@@ -3,7 +3,7 @@
 #include <vector>
 
 #include "analyze/window_engine.h"
-#include "detect/anomaly_detector.h"
+#include "detect/anomaly_config.h"
 
 namespace fathom::detect {
 
